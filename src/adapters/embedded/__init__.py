@@ -1,0 +1,1 @@
+"""Parts of the embedded default: PostgreSQL started in-process, local files."""

@@ -1,0 +1,1 @@
+"""In-memory twins of every port, held to the same contract suites as the real adapters."""

@@ -1,0 +1,1 @@
+"""PostgreSQL adapter: SQLAlchemy 2 (async, asyncpg) + pgvector + Alembic."""

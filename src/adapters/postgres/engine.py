@@ -1,0 +1,79 @@
+"""Engine creation and translation of driver failures into domain errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from whatsapp_core.errors import Conflict, StorageError
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Turn ``postgresql://`` (what pgserver and most tools print) into the asyncpg dialect."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+        scheme = "postgresql+asyncpg"
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(params)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
+
+
+@contextlib.asynccontextmanager
+async def translated_errors() -> AsyncIterator[None]:
+    """Map SQLAlchemy/asyncpg failures to the core's errors, keeping the cause."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        raise Conflict(_integrity_message(exc)) from exc
+    except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, TimeoutError) as exc:
+        raise StorageError(f"database unavailable: {_first_line(exc)}") from exc
+    except sa_exc.DBAPIError as exc:
+        raise StorageError(f"database error: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
+def _integrity_message(exc: sa_exc.IntegrityError) -> str:
+    constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
+    return f"already exists ({constraint})" if constraint else "already exists"
+
+
+class DatabaseProbe:
+    name = "database"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def check(self) -> None:
+        async with translated_errors(), self._engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))

@@ -1,0 +1,1 @@
+"""Redis adapters: idempotency guard, rate limits, pub/sub, and the taskiq broker."""

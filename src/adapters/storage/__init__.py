@@ -1,0 +1,1 @@
+"""Blob storage: local filesystem (embedded default) and S3 (production)."""

@@ -1,0 +1,1 @@
+"""Entry points: HTTP (Litestar), workers (taskiq), CLI. Thin translators over the core."""

@@ -1,0 +1,162 @@
+"""The composition root: the only place that knows which adapter backs which port.
+
+``build_runtime(settings)`` picks adapters by profile. Nothing connects here;
+``Runtime.start()`` (called from the Litestar lifespan, worker start-up or the CLI)
+opens connections and ``Runtime.stop()`` closes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from adapters.memory.basics import SystemClock, UuidGenerator
+from adapters.memory.uow import AlwaysReady, MemoryUnitOfWorkFactory
+from entrypoints.settings import Settings, redact_url
+from whatsapp_core.errors import UpstreamUnavailable
+from whatsapp_core.ports import Clock, IdGenerator, Probe, UnitOfWorkFactory
+
+
+class StartupError(Exception):
+    """The runtime could not start. ``str()`` is one line naming the cause and setting."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    ids: IdGenerator = field(default_factory=UuidGenerator)
+    probes: list[Probe] = field(default_factory=list)
+    database_url: str | None = None
+    _uow: UnitOfWorkFactory | None = None
+    _starters: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
+    _stack: contextlib.AsyncExitStack | None = None
+
+    @property
+    def uow(self) -> UnitOfWorkFactory:
+        if self._uow is None:
+            raise RuntimeError("runtime not started: await runtime.start() first")
+        return self._uow
+
+    @property
+    def started(self) -> bool:
+        return self._stack is not None
+
+    async def start(self) -> None:
+        """Open every resource; idempotent. Raises ``StartupError`` with one clear line."""
+        if self._stack is not None:
+            return
+        self._stack = contextlib.AsyncExitStack()
+        static_probes = list(self.probes)
+        self._stack.callback(lambda: self.probes.__setitem__(slice(None), static_probes))
+        try:
+            for starter in self._starters:
+                await starter(self)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    def on_stop(self, callback: Callable[[], Awaitable[object]]) -> None:
+        assert self._stack is not None
+        self._stack.push_async_callback(callback)
+
+    async def readiness(self) -> dict[str, str]:
+        """``{part: "ok" | reason}`` for every probe."""
+        report: dict[str, str] = {}
+        for probe in self.probes:
+            try:
+                await probe.check()
+            except UpstreamUnavailable as exc:
+                report[probe.name] = str(exc)
+            else:
+                report[probe.name] = "ok"
+        return report
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    runtime = Runtime(settings=settings)
+    if settings.profile == "memory":
+        runtime._uow = MemoryUnitOfWorkFactory()
+        runtime.probes.append(AlwaysReady("database"))
+    elif settings.profile == "embedded":
+        runtime._starters.append(_start_embedded_database)
+        runtime._starters.append(_start_local_storage)
+    else:
+        runtime._starters.append(_start_external_database)
+        runtime._starters.append(_start_redis)
+        if not settings.s3_bucket:
+            runtime._starters.append(_start_local_storage)
+    return runtime
+
+
+async def _start_embedded_database(runtime: Runtime) -> None:
+    from adapters.embedded.postgres import EmbeddedPostgres
+
+    server = EmbeddedPostgres(runtime.settings.pg_data_dir)
+    try:
+        url = await server.start()
+    except UpstreamUnavailable as exc:
+        raise StartupError(f"{exc} (set WA_DATA_DIR to a writable folder)") from exc
+    runtime.on_stop(server.stop)
+    await _open_database(runtime, url, migrate=True)
+
+
+async def _start_external_database(runtime: Runtime) -> None:
+    assert runtime.settings.database_url is not None
+    await _open_database(runtime, runtime.settings.database_url, migrate=False)
+
+
+async def _open_database(runtime: Runtime, url: str, *, migrate: bool) -> None:
+    from adapters.postgres.engine import DatabaseProbe, create_engine
+    from adapters.postgres.migrate import upgrade
+    from adapters.postgres.uow import SqlaUnitOfWorkFactory
+
+    engine = create_engine(url)
+    runtime.on_stop(engine.dispose)
+    probe = DatabaseProbe(engine)
+    try:
+        await probe.check()
+        if migrate:
+            await upgrade(engine)
+    except UpstreamUnavailable as exc:
+        raise StartupError(
+            f"{exc} — database at {redact_url(url)} (check WA_DATABASE_URL)"
+        ) from exc
+    runtime.database_url = url
+    runtime._uow = SqlaUnitOfWorkFactory(engine)
+    runtime.probes.append(probe)
+
+
+async def _start_redis(runtime: Runtime) -> None:
+    from redis import asyncio as aioredis
+
+    from adapters.redis.probe import RedisProbe
+
+    assert runtime.settings.redis_url is not None
+    client = aioredis.from_url(runtime.settings.redis_url, socket_connect_timeout=3)
+    runtime.on_stop(client.aclose)
+    probe = RedisProbe(client)
+    try:
+        await probe.check()
+    except UpstreamUnavailable as exc:
+        raise StartupError(
+            f"{exc} — at {redact_url(runtime.settings.redis_url)} (check WA_REDIS_URL)"
+        ) from exc
+    runtime.probes.append(probe)
+
+
+async def _start_local_storage(runtime: Runtime) -> None:
+    from adapters.storage.local import LocalStorageProbe
+
+    probe = LocalStorageProbe(runtime.settings.files_dir)
+    try:
+        await probe.check()
+    except UpstreamUnavailable as exc:
+        raise StartupError(f"{exc} (set WA_DATA_DIR to a writable folder)") from exc
+    runtime.probes.append(probe)

@@ -1,0 +1,243 @@
+"""``wa``: serve, migrate and administer the platform from a terminal.
+
+Every failure a user can cause ends as ``wa: error: <one line>`` and exit code 2
+(bad settings or arguments) or 1 (a part could not start), never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+
+from entrypoints.bootstrap import Runtime, StartupError, build_runtime
+from entrypoints.settings import Settings, SettingsError, load_settings
+from whatsapp_core.errors import DomainError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="wa", help="WhatsApp Business team inbox.", no_args_is_help=True, add_completion=True
+)
+migrate_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+tenant_app = typer.Typer(help="Tenants: one WhatsApp Business Account each.", no_args_is_help=True)
+app.add_typer(migrate_app, name="migrate")
+app.add_typer(tenant_app, name="tenant")
+
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", help="memory | embedded | production (WA_PROFILE)")
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"wa: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(overrides=overrides)
+    except SettingsError as exc:
+        fail(str(exc), 2)
+
+
+def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    async def main() -> T:
+        runtime = build_runtime(settings)
+        await runtime.start()
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.stop()
+
+    try:
+        return asyncio.run(main())
+    except StartupError as exc:
+        fail(str(exc))
+    except DomainError as exc:
+        fail(str(exc))
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc})"
+            fail(f"port {port} on {host} {reason} (set WA_PORT or pass --port)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (WA_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (WA_PORT)")] = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Run the API, inbox and workers in one process."""
+    import uvicorn
+
+    from entrypoints.http.app import create_app
+    from entrypoints.logging import configure_logging
+
+    settings = settings_or_exit(host=host, port=port, profile=profile)
+    configure_logging(settings.log_level, settings.log_format)
+    ensure_port_free(settings.host, settings.port)
+
+    async def main() -> None:
+        runtime = build_runtime(settings)
+        await runtime.start()
+        try:
+            url = f"http://{settings.host}:{settings.port}"
+            typer.echo(f"wa: {settings.profile} profile ready at {url}")
+            if settings.profile == "embedded":
+                typer.echo(f"wa: data in {settings.data_path} (PostgreSQL {runtime.database_url})")
+            typer.echo(f"wa: API docs at {url}/api/docs — health at {url}/api/health")
+            typer.echo("wa: first login: create a tenant with `wa tenant create --slug demo`")
+            config = uvicorn.Config(
+                create_app(runtime),
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+            )
+            await uvicorn.Server(config).serve()
+        finally:
+            await runtime.stop()
+
+    try:
+        asyncio.run(main())
+    except StartupError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+
+
+@migrate_app.command("upgrade")
+def migrate_upgrade(
+    revision: Annotated[str, typer.Argument()] = "head", profile: ProfileOpt = None
+) -> None:
+    """Upgrade the schema (embedded starts its server; production uses WA_DATABASE_URL)."""
+    settings = _database_settings(profile)
+
+    async def work(runtime: Runtime) -> str | None:
+        from adapters.postgres.engine import create_engine
+        from adapters.postgres.migrate import current, upgrade
+
+        engine = create_engine(_url(runtime), pool_size=1)
+        try:
+            await upgrade(engine, revision)
+            return await current(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"schema at revision {run_with_runtime(settings, work)}")
+
+
+@migrate_app.command("downgrade")
+def migrate_downgrade(
+    revision: Annotated[str, typer.Argument()], profile: ProfileOpt = None
+) -> None:
+    """Downgrade the schema to REVISION (e.g. 'base' or '-1')."""
+    settings = _database_settings(profile)
+
+    async def work(runtime: Runtime) -> str | None:
+        from adapters.postgres.engine import create_engine
+        from adapters.postgres.migrate import current, downgrade
+
+        engine = create_engine(_url(runtime), pool_size=1)
+        try:
+            await downgrade(engine, revision)
+            return await current(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"schema at revision {run_with_runtime(settings, work)}")
+
+
+@migrate_app.command("current")
+def migrate_current(profile: ProfileOpt = None) -> None:
+    """Print the schema's revision and the code's head."""
+    from adapters.postgres.migrate import head
+
+    settings = _database_settings(profile)
+
+    async def work(runtime: Runtime) -> str | None:
+        from adapters.postgres.engine import create_engine
+        from adapters.postgres.migrate import current
+
+        engine = create_engine(_url(runtime), pool_size=1)
+        try:
+            return await current(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"database: {run_with_runtime(settings, work)}  code head: {head()}")
+
+
+def _database_settings(profile: str | None) -> Settings:
+    settings = settings_or_exit(profile=profile)
+    if settings.profile == "memory":
+        fail("the memory profile has no database to migrate (use embedded or production)", 2)
+    return settings
+
+
+def _url(runtime: Runtime) -> str:
+    assert runtime.database_url is not None
+    return runtime.database_url
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: Annotated[str, typer.Option(help="short unique name, e.g. acme")],
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    waba_id: Annotated[str | None, typer.Option(help="WhatsApp Business Account id")] = None,
+    phone_number_id: Annotated[str | None, typer.Option(help="Meta phone number id")] = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Create a tenant."""
+    from whatsapp_core.services.tenants import create_tenant
+
+    settings = settings_or_exit(profile=profile)
+
+    async def work(runtime: Runtime) -> str:
+        tenant = await create_tenant(
+            runtime.uow,
+            runtime.ids,
+            slug=slug,
+            name=name or slug,
+            waba_id=waba_id,
+            phone_number_id=phone_number_id,
+        )
+        return f"tenant {tenant.slug} created (id {tenant.id})"
+
+    typer.echo(run_with_runtime(settings, work))
+
+
+@tenant_app.command("list")
+def tenant_list(profile: ProfileOpt = None) -> None:
+    """List tenants."""
+    settings = settings_or_exit(profile=profile)
+
+    async def work(runtime: Runtime) -> list[str]:
+        async with runtime.uow() as uow:
+            return [
+                f"{t.slug}\t{t.name}\t{t.phone_number_id or '-'}\t{t.id}"
+                for t in await uow.tenants.list()
+            ]
+
+    for line in run_with_runtime(settings, work):
+        typer.echo(line)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

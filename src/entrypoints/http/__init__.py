@@ -1,0 +1,1 @@
+"""The Litestar application: API, WebSocket and inbox pages."""

@@ -1,0 +1,88 @@
+"""One table from error type to HTTP status, answered as RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from whatsapp_core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PolicyViolation,
+    UpstreamUnavailable,
+)
+
+STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidInput, 422),
+    (NotFound, 404),
+    (Forbidden, 403),
+    (PolicyViolation, 409),
+    (Conflict, 409),
+    (UpstreamUnavailable, 503),
+)
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, DomainError)
+    status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 400)
+    extra = {"code": exc.code, **{k: v for k, v in exc.details.items() if _jsonable(v)}}
+    headers = {"Retry-After": "5"} if status == 503 else None
+    response = problem(status, exc.code.replace("_", " "), exc.message, **extra)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, HTTPException)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra["errors"] = exc.extra
+    response = problem(
+        exc.status_code, _title(exc.status_code), str(exc.detail), **extra
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Logged with its traceback for us; the client gets no internals.
+    log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    return problem(500, "Internal Server Error", "an unexpected error occurred; it was logged")
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _jsonable(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: domain_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

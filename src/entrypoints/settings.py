@@ -1,0 +1,135 @@
+"""Typed settings read from the environment, validated once at start.
+
+A wrong or missing value raises ``SettingsError`` whose message is one line naming
+the variable to change; entry points print it and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, get_args
+from urllib.parse import urlsplit
+
+import msgspec
+
+Profile = Literal["memory", "embedded", "production"]
+PROFILES: tuple[str, ...] = get_args(Profile)
+
+
+class SettingsError(Exception):
+    """A setting is wrong or missing. ``str()`` is the one line to show."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    profile: Profile = "embedded"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = ".wa-data"
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    meta_api_base: str = "https://graph.facebook.com"
+    meta_api_version: str = "v24.0"
+    meta_verify_token: str | None = None
+    anthropic_api_key: str | None = None
+    openai_api_key: str | None = None
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+    sentry_dsn: str | None = None
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.data_path / "pg"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_path / "files"
+
+
+# Settings field -> environment variable. AI keys keep their SDKs' usual names.
+ENV_NAMES: dict[str, str] = {
+    name: ("SENTRY_DSN" if name == "sentry_dsn" else f"WA_{name.upper()}")
+    for name in Settings.__struct_fields__
+}
+ENV_NAMES["anthropic_api_key"] = "ANTHROPIC_API_KEY"
+ENV_NAMES["openai_api_key"] = "OPENAI_API_KEY"
+
+_REQUIRED_IN_PRODUCTION = ("database_url", "redis_url", "secret_key")
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+) -> Settings:
+    """Build settings from ``environ`` (default ``os.environ``) plus explicit overrides."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for field, var in ENV_NAMES.items():
+        value = env.get(var)
+        if value is not None and value != "":
+            raw[field] = value
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if "profile" in raw and raw["profile"] not in PROFILES:
+        raise SettingsError(
+            f"{ENV_NAMES['profile']} must be one of {', '.join(PROFILES)} "
+            f"(got {raw['profile']!r})"
+        )
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+    _validate(settings)
+    return settings
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    message = str(exc)
+    # msgspec says "Expected `int`, got `str` - at `$.port`": name the variable instead.
+    if " - at `$." in message:
+        reason, _, path = message.rpartition(" - at `$.")
+        field = path.rstrip("`").split(".")[0].split("[")[0]
+        return f"{ENV_NAMES.get(field, field)}: {reason.lower()}"
+    return message
+
+
+def _validate(s: Settings) -> None:
+    if not 0 < s.port < 65536:
+        raise SettingsError(f"{ENV_NAMES['port']} must be between 1 and 65535 (got {s.port})")
+    if s.profile == "production":
+        missing = [ENV_NAMES[f] for f in _REQUIRED_IN_PRODUCTION if not getattr(s, f)]
+        if missing:
+            raise SettingsError(
+                f"the production profile needs {', '.join(missing)} "
+                "(or set WA_PROFILE=embedded to run without them)"
+            )
+        assert s.secret_key is not None
+        if len(s.secret_key) < 32:
+            raise SettingsError(f"{ENV_NAMES['secret_key']} must be at least 32 characters")
+    for field, schemes in (
+        ("database_url", ("postgres", "postgresql", "postgresql+asyncpg")),
+        ("redis_url", ("redis", "rediss", "unix")),
+    ):
+        value = getattr(s, field)
+        if value is not None and urlsplit(value).scheme not in schemes:
+            raise SettingsError(
+                f"{ENV_NAMES[field]} must be a URL starting with {' or '.join(schemes)}://"
+            )
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"{ENV_NAMES['log_level']} must be DEBUG, INFO, WARNING or ERROR")
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: no password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,1 @@
+"""Entities, values and pure policies of the inbox."""

@@ -1,0 +1,54 @@
+"""Tenants: one WhatsApp Business Account each, isolated by ``tenant_id``."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import msgspec
+
+from whatsapp_core.errors import InvalidInput
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_META_ID = re.compile(r"^[0-9]{5,32}$")
+
+
+class Tenant(msgspec.Struct, frozen=True, kw_only=True):
+    """A customer organisation of the platform and its one WhatsApp number."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    waba_id: str | None = None
+    phone_number_id: str | None = None
+    display_phone_number: str | None = None
+    throughput_per_second: int = 80
+
+
+def new_tenant(
+    *,
+    tenant_id: uuid.UUID,
+    slug: str,
+    name: str,
+    waba_id: str | None = None,
+    phone_number_id: str | None = None,
+    display_phone_number: str | None = None,
+) -> Tenant:
+    """Validate and build a tenant; raises ``InvalidInput`` naming the bad field."""
+    if not _SLUG.match(slug):
+        raise InvalidInput(
+            "slug must be 2-63 lowercase letters, digits or dashes", field="slug"
+        )
+    if not name.strip():
+        raise InvalidInput("name must not be empty", field="name")
+    for field, value in (("waba_id", waba_id), ("phone_number_id", phone_number_id)):
+        if value is not None and not _META_ID.match(value):
+            raise InvalidInput(f"{field} must be Meta's numeric id", field=field)
+    return Tenant(
+        id=tenant_id,
+        slug=slug,
+        name=name.strip(),
+        waba_id=waba_id,
+        phone_number_id=phone_number_id,
+        display_phone_number=display_phone_number,
+    )

@@ -1,0 +1,69 @@
+"""One error hierarchy for the whole product.
+
+Every error carries a stable machine-readable ``code`` and a message a user can act
+on. Adapters translate their library's failures into these (``raise StorageError(...)
+from exc``); the HTTP layer has one table from type to status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class DomainError(Exception):
+    """Root of every error the product raises on purpose."""
+
+    code: str = "domain_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details: Mapping[str, Any] = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(DomainError):
+    """The caller sent something that can never be right (bad phone, empty text...)."""
+
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    """The thing does not exist in the caller's tenant (foreign ids look the same)."""
+
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    """The principal's role does not allow the action."""
+
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    """The request clashes with stored state (duplicate name, illegal transition...)."""
+
+    code = "conflict"
+
+
+class PolicyViolation(DomainError):
+    """A business rule refuses the action now (e.g. the 24 h window is closed)."""
+
+    code = "policy_violation"
+
+
+class UpstreamUnavailable(DomainError):
+    """A dependency (database, queue, Meta, AI provider) cannot be reached right now."""
+
+    code = "upstream_unavailable"
+
+
+class StorageError(UpstreamUnavailable):
+    """The persistence layer failed; nothing was half-written."""
+
+    code = "storage_unavailable"

@@ -1,0 +1,1 @@
+"""Use cases: one module per flow. They own the transaction."""

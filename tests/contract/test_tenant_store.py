@@ -1,0 +1,75 @@
+"""TenantStore + UnitOfWork contract: the same behaviour on memory and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from whatsapp_core.domain.tenants import new_tenant
+from whatsapp_core.errors import Conflict, NotFound
+from whatsapp_core.ports import UnitOfWorkFactory
+
+pytestmark = pytest.mark.contract
+
+
+def tenant(slug: str, phone_number_id: str | None = None):  # type: ignore[no-untyped-def]
+    return new_tenant(
+        tenant_id=uuid.uuid4(), slug=slug, name=slug.title(), phone_number_id=phone_number_id
+    )
+
+
+async def test_committed_tenant_is_read_back(uow_factory: UnitOfWorkFactory) -> None:
+    acme = tenant("acme", "100200300")
+    async with uow_factory() as uow:
+        await uow.tenants.add(acme)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.tenants.get(acme.id) == acme
+        assert await uow.tenants.by_phone_number_id("100200300") == acme
+        assert await uow.tenants.by_phone_number_id("999999999") is None
+        assert [t.slug for t in await uow.tenants.list()] == ["acme"]
+
+
+async def test_nothing_is_kept_without_commit(uow_factory: UnitOfWorkFactory) -> None:
+    acme = tenant("acme")
+    async with uow_factory() as uow:
+        await uow.tenants.add(acme)
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.tenants.get(acme.id)
+
+
+async def test_failure_inside_the_block_rolls_back(uow_factory: UnitOfWorkFactory) -> None:
+    async def add_then_fail() -> None:
+        async with uow_factory() as uow:
+            await uow.tenants.add(tenant("acme"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await add_then_fail()
+    async with uow_factory() as uow:
+        assert await uow.tenants.list() == []
+
+
+async def test_duplicate_slug_is_a_conflict_and_keeps_the_first(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    first = tenant("acme", "111111111")
+    async with uow_factory() as uow:
+        await uow.tenants.add(first)
+        await uow.commit()
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict):
+            await uow.tenants.add(tenant("acme", "222222222"))
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict):
+            await uow.tenants.add(tenant("other", "111111111"))
+    async with uow_factory() as uow:
+        assert await uow.tenants.list() == [first]
+
+
+async def test_unknown_id_is_not_found(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.tenants.get(uuid.uuid4())

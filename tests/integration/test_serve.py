@@ -1,0 +1,160 @@
+"""`wa serve` and friends as a user runs them: real processes, real embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+WA = str(Path(sys.executable).with_name("wa"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wa(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [WA, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
+    return {**clean, "WA_DATA_DIR": str(tmp_path / "data")}
+
+
+class Server:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [WA, "serve", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def wait_healthy(self, timeout: float = 60) -> httpx.Response:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.proc.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                return httpx.get(self.url + "/api/health", timeout=1)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError("server did not answer in time")
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=30)
+        return out
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[Server]:
+    srv = Server(env)
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def test_embedded_default_serves_health_and_ready(server: Server) -> None:
+    assert server.wait_healthy().status_code == 200
+    ready = httpx.get(server.url + "/api/ready", timeout=10)
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "storage": "ok"}
+    output = server.stop()
+    assert f"ready at {server.url}" in output
+    assert "first login" in output
+    assert "Traceback" not in output
+
+
+def test_data_survives_a_restart(env: dict[str, str]) -> None:
+    created = wa("tenant", "create", "--slug", "acme", "--phone-number-id", "1234567890", env=env)
+    assert created.returncode == 0, created.stderr
+    first = Server(env)
+    try:
+        assert first.wait_healthy().status_code == 200
+    finally:
+        first.stop()
+    listed = wa("tenant", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("acme\t")
+
+
+def test_migrate_current_reports_head(env: dict[str, str]) -> None:
+    result = wa("migrate", "current", env=env)
+    assert result.returncode == 0, result.stderr
+    database, head = result.stdout.split("code head:")
+    assert head.strip() in database
+
+
+@pytest.mark.parametrize(
+    ("extra_env", "args", "code", "needle"),
+    [
+        ({"WA_PROFILE": "staging"}, ["serve"], 2, "WA_PROFILE must be one of"),
+        ({"WA_PORT": "x"}, ["serve"], 2, "WA_PORT"),
+        ({"WA_PROFILE": "production"}, ["serve"], 2, "WA_DATABASE_URL"),
+        ({}, ["tenant", "create", "--slug", "Bad Slug"], 1, "slug must be"),
+        ({"WA_PROFILE": "memory"}, ["migrate", "current"], 2, "memory profile has no database"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(
+    env: dict[str, str], extra_env: dict[str, str], args: list[str], code: int, needle: str
+) -> None:
+    result = wa(*args, env={**env, **extra_env})
+    assert result.returncode == code
+    assert needle in result.stderr
+    assert result.stderr.startswith("wa: error: ")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_names_the_setting(env: dict[str, str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = wa("serve", "--port", str(port), env=env)
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is in use (set WA_PORT" in result.stderr
+
+
+def test_unwritable_data_dir_names_the_setting(env: dict[str, str], tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = wa("serve", "--port", str(free_port()), env={**env, "WA_DATA_DIR": str(blocker)})
+    assert result.returncode == 1
+    assert "not writable" in result.stderr
+    assert "WA_DATA_DIR" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_unreachable_database_names_the_setting(env: dict[str, str]) -> None:
+    production = {
+        **env,
+        "WA_PROFILE": "production",
+        "WA_DATABASE_URL": f"postgresql://wa:secret-pw@127.0.0.1:{free_port()}/wa",
+        "WA_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "WA_SECRET_KEY": "x" * 40,
+    }
+    result = wa("serve", "--port", str(free_port()), env=production)
+    assert result.returncode == 1
+    assert "database unavailable" in result.stderr
+    assert "WA_DATABASE_URL" in result.stderr
+    assert "secret-pw" not in result.stderr
+    assert result.stderr.count("\n") == 1
