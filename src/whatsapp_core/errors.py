@@ -67,3 +67,23 @@ class StorageError(UpstreamUnavailable):
     """The persistence layer failed; nothing was half-written."""
 
     code = "storage_unavailable"
+
+
+class DeliveryError(UpstreamUnavailable):
+    """Meta refused or could not take a send. ``meta_code``/``http_status`` decide the
+    remedy through ``policies.meta_errors.remedy_for``."""
+
+    code = "delivery_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        meta_code: int | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, meta_code=meta_code, http_status=http_status)
+        self.meta_code = meta_code
+        self.http_status = http_status
+        self.retry_after = retry_after

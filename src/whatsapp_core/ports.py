@@ -1,4 +1,8 @@
-"""Ports: what the core needs from the outside world, named by capability."""
+"""Ports: what the core needs from the outside world, named by capability.
+
+Every port has an in-memory twin in ``adapters.memory`` held to the same contract
+suite (``tests/contract``) as its real adapter.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,18 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from whatsapp_core.domain.model import (
+    AuditEntry,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    DomainEvent,
+    Message,
+    OutboxJob,
+    PendingStatus,
+    Template,
+)
+from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
 from whatsapp_core.domain.tenants import Tenant
 
 
@@ -31,7 +47,108 @@ class TenantStore(Protocol):
 
     async def by_phone_number_id(self, phone_number_id: str) -> Tenant | None: ...
 
+    async def by_waba_id(self, waba_id: str) -> list[Tenant]: ...
+
     async def list(self) -> list[Tenant]: ...
+
+
+class ContactStore(Protocol):
+    async def add(self, contact: Contact) -> None:
+        """``Conflict`` when the BSUID or phone is already another contact's."""
+        ...
+
+    async def update(self, contact: Contact) -> None: ...
+
+    async def get(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
+        """``NotFound`` when absent or in another tenant."""
+        ...
+
+    async def by_bsuid(self, tenant_id: uuid.UUID, bsuid: str) -> Contact | None: ...
+
+    async def by_wa_id(self, tenant_id: uuid.UUID, wa_id: str) -> Contact | None: ...
+
+    async def search(
+        self, tenant_id: uuid.UUID, query: str = "", *, limit: int = 50, offset: int = 0
+    ) -> list[Contact]: ...
+
+
+class ConversationStore(Protocol):
+    async def add(self, conversation: Conversation) -> None: ...
+
+    async def update(self, conversation: Conversation) -> None: ...
+
+    async def get(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
+        """``NotFound`` when absent or in another tenant."""
+        ...
+
+    async def for_contact(
+        self, tenant_id: uuid.UUID, contact_id: uuid.UUID
+    ) -> Conversation | None: ...
+
+    async def list(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        status: ConversationStatus | None = None,
+        assignee_id: uuid.UUID | None = None,
+        limit: int = 50,
+        before: datetime | None = None,
+    ) -> list[Conversation]:
+        """Most recent activity first; ``before`` is the cursor (a ``last_message_at``)."""
+        ...
+
+
+class MessageStore(Protocol):
+    async def add(self, message: Message) -> bool:
+        """Insert; ``False`` (and no change) when the tenant already has this wamid."""
+        ...
+
+    async def update(self, message: Message) -> None: ...
+
+    async def get(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message: ...
+
+    async def by_wamid(self, tenant_id: uuid.UUID, wamid: str) -> Message | None: ...
+
+    async def thread(
+        self,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        *,
+        limit: int = 50,
+        before: datetime | None = None,
+    ) -> list[Message]:
+        """Newest first; ``before`` is the cursor (a ``created_at``)."""
+        ...
+
+    async def add_pending_status(self, status: PendingStatus) -> None: ...
+
+    async def take_pending_statuses(self, tenant_id: uuid.UUID, wamid: str) -> list[PendingStatus]:
+        """Remove and return the statuses that arrived before their wamid was known."""
+        ...
+
+
+class TemplateStore(Protocol):
+    async def add(self, template: Template) -> None:
+        """``Conflict`` when the tenant has this name and language already."""
+        ...
+
+    async def update(self, template: Template) -> None: ...
+
+    async def get(self, tenant_id: uuid.UUID, template_id: uuid.UUID) -> Template: ...
+
+    async def by_name(self, tenant_id: uuid.UUID, name: str, language: str) -> Template | None: ...
+
+    async def list(self, tenant_id: uuid.UUID) -> list[Template]: ...
+
+
+class OutboxStore(Protocol):
+    async def add(self, job: OutboxJob) -> None: ...
+
+
+class AuditStore(Protocol):
+    async def add(self, entry: AuditEntry) -> None: ...
+
+    async def list(self, tenant_id: uuid.UUID, *, limit: int = 100) -> list[AuditEntry]: ...
 
 
 class UnitOfWork(Protocol):
@@ -39,6 +156,18 @@ class UnitOfWork(Protocol):
 
     @property
     def tenants(self) -> TenantStore: ...
+    @property
+    def contacts(self) -> ContactStore: ...
+    @property
+    def conversations(self) -> ConversationStore: ...
+    @property
+    def messages(self) -> MessageStore: ...
+    @property
+    def templates(self) -> TemplateStore: ...
+    @property
+    def outbox(self) -> OutboxStore: ...
+    @property
+    def audit(self) -> AuditStore: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -54,6 +183,33 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+class EventPublisher(Protocol):
+    """Real-time fan-out to a tenant's inbox (after commit; best effort)."""
+
+    async def publish(self, event: DomainEvent) -> None: ...
+
+
+class WhatsAppGateway(Protocol):
+    """Meta's Cloud API (or the simulator) for one tenant's number."""
+
+    async def send(
+        self, tenant: Tenant, recipient: Recipient, message: OutgoingMessage
+    ) -> SendReceipt:
+        """Raise ``DeliveryError`` with Meta's code when the send is refused."""
+        ...
+
+    async def submit_template(self, tenant: Tenant, template: Template) -> str:
+        """Create the template at Meta; return Meta's template id (review follows by
+        webhook). Raise ``DeliveryError`` when Meta refuses it."""
+        ...
+
+
+class IdempotencyGuard(Protocol):
+    """A fast first-seen check (e.g. Redis SET NX) in front of the database's unique keys."""
+
+    async def first_time(self, key: str, ttl_seconds: int) -> bool: ...
 
 
 class Probe(Protocol):

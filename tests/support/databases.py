@@ -6,6 +6,7 @@ Each test gets its own database cloned from a migrated template, and drops it af
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 import warnings
@@ -34,6 +35,7 @@ def start_embedded(data_dir: Path) -> tuple[object, str]:
         warnings.simplefilter("ignore")
         import pgserver
 
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     return server, str(server.get_uri())
 

@@ -7,6 +7,7 @@ share one server (pgserver reattaches to a running postmaster).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -30,6 +31,9 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import pgserver  # heavy import, only when the embedded profile starts
+
+        # pgserver narrates every step at INFO, even from atexit after logging shut down.
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
 
         try:
             # "stop" shuts the server down when the last process using it exits.

@@ -36,9 +36,7 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
 
 async def current(engine: AsyncEngine) -> str | None:
     async with translated_errors(), engine.connect() as conn:
-        return await conn.run_sync(
-            lambda c: MigrationContext.configure(c).get_current_revision()
-        )
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
 
 
 def head() -> str | None:

@@ -1,9 +1,10 @@
-"""The schema as SQLAlchemy Core tables. Alembic migrations are the only way it is created."""
+"""The schema as SQLAlchemy Core tables. Alembic migrations are the only way it is created;
+a test checks that autogenerate finds no difference between the two."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = sa.MetaData(
     naming_convention={
@@ -15,17 +16,211 @@ metadata = sa.MetaData(
     }
 )
 
+
+def _id() -> sa.Column[object]:
+    return sa.Column("id", UUID(as_uuid=True), primary_key=True)
+
+
+def _tenant() -> sa.Column[object]:
+    return sa.Column(
+        "tenant_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+def _at(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
 tenants = sa.Table(
     "tenants",
     metadata,
-    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    _id(),
     sa.Column("slug", sa.Text, nullable=False, unique=True),
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column("waba_id", sa.Text),
+    sa.Column("waba_id", sa.Text, index=True),
     sa.Column("phone_number_id", sa.Text, unique=True),
     sa.Column("display_phone_number", sa.Text),
     sa.Column("throughput_per_second", sa.Integer, nullable=False, server_default="80"),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("bsuid", sa.Text),
+    sa.Column("wa_id", sa.Text),
+    sa.Column("parent_bsuid", sa.Text),
+    sa.Column("username", sa.Text),
+    sa.Column("name", sa.Text),
+    sa.Column("tags", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("attributes", JSONB, nullable=False, server_default="{}"),
+    sa.Column("opted_in", sa.Boolean, nullable=False, server_default=sa.true()),
+    _at("created_at"),
+    _at("updated_at"),
+    sa.Index(
+        "uq_contacts_tenant_bsuid",
+        "tenant_id",
+        "bsuid",
+        unique=True,
+        postgresql_where=sa.text("bsuid IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_contacts_tenant_wa_id",
+        "tenant_id",
+        "wa_id",
+        unique=True,
+        postgresql_where=sa.text("wa_id IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_contacts_name_trgm",
+        "name",
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
+    ),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column(
+        "contact_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("assignee_id", UUID(as_uuid=True)),
+    sa.Column("labels", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    _at("last_inbound_at", nullable=True),
+    _at("last_message_at"),
+    sa.Column("unread_count", sa.Integer, nullable=False, server_default="0"),
+    _at("created_at"),
+    sa.UniqueConstraint("tenant_id", "contact_id", name="uq_conversations_tenant_contact"),
+    sa.Index(
+        "ix_conversations_inbox",
+        "tenant_id",
+        "status",
+        sa.text("last_message_at DESC"),
+    ),
+    sa.Index(
+        "ix_conversations_assignee",
+        "tenant_id",
+        "assignee_id",
+        sa.text("last_message_at DESC"),
+    ),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column(
+        "conversation_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("direction", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("text", sa.Text),
+    sa.Column("content", JSONB, nullable=False, server_default="{}"),
+    sa.Column("wamid", sa.Text),
+    sa.Column("status", sa.Text),
+    sa.Column("error_code", sa.Integer),
+    sa.Column("error_text", sa.Text),
+    _at("created_at"),
+    _at("status_at", nullable=True),
+    sa.Column("reply_to_wamid", sa.Text),
+    sa.Column("author_id", UUID(as_uuid=True)),
+    sa.Column("template_name", sa.Text),
+    sa.Column("template_language", sa.Text),
+    sa.Column("intent", sa.Text),
+    sa.Column("intent_confidence", sa.Float),
+    sa.Index(
+        "uq_messages_tenant_wamid",
+        "tenant_id",
+        "wamid",
+        unique=True,
+        postgresql_where=sa.text("wamid IS NOT NULL"),
+    ),
+    sa.Index("ix_messages_thread", "tenant_id", "conversation_id", sa.text("created_at DESC")),
+)
+
+pending_statuses = sa.Table(
+    "pending_statuses",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    _tenant(),
+    sa.Column("wamid", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    _at("at"),
+    sa.Column("error_code", sa.Integer),
+    sa.Column("error_text", sa.Text),
+    sa.Index("ix_pending_statuses_wamid", "tenant_id", "wamid"),
+)
+
+templates = sa.Table(
+    "templates",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("language", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("components", JSONB, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("meta_id", sa.Text),
+    sa.Column("rejection_reason", sa.Text),
+    sa.Column("sent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("delivered", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+    _at("created_at"),
+    _at("updated_at"),
+    sa.UniqueConstraint("tenant_id", "name", "language", name="uq_templates_tenant_name_lang"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("payload", JSONB, nullable=False),
+    _at("created_at"),
+    sa.Column("correlation_id", sa.Text),
+    _at("dispatched_at", nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Index(
+        "ix_outbox_undispatched",
+        "created_at",
+        postgresql_where=sa.text("dispatched_at IS NULL"),
+    ),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("entity_type", sa.Text, nullable=False),
+    sa.Column("entity_id", sa.Text, nullable=False),
+    _at("at"),
+    sa.Column("before", JSONB),
+    sa.Column("after", JSONB),
+    sa.Column("correlation_id", sa.Text),
+    sa.Index("ix_audit_log_tenant_at", "tenant_id", sa.text("at DESC")),
 )

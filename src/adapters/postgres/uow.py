@@ -1,81 +1,22 @@
-"""Unit of work over one SQLAlchemy connection and transaction; explicit commit only."""
+"""Unit of work over one connection and transaction; nothing is kept without ``commit``."""
 
 from __future__ import annotations
 
-import uuid
 from types import TracebackType
 from typing import Self
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from adapters.postgres import tables
 from adapters.postgres.engine import translated_errors
-from whatsapp_core.domain.tenants import Tenant
-from whatsapp_core.errors import Conflict, NotFound
-
-_TENANT_COLUMNS = (
-    "id",
-    "slug",
-    "name",
-    "waba_id",
-    "phone_number_id",
-    "display_phone_number",
-    "throughput_per_second",
+from adapters.postgres.stores import (
+    SqlaAuditStore,
+    SqlaContactStore,
+    SqlaConversationStore,
+    SqlaMessageStore,
+    SqlaOutboxStore,
+    SqlaTemplateStore,
+    SqlaTenantStore,
 )
-
-
-def _tenant(row: sa.Row[tuple[object, ...]]) -> Tenant:
-    return Tenant(**{name: getattr(row, name) for name in _TENANT_COLUMNS})
-
-
-class SqlaTenantStore:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def add(self, tenant: Tenant) -> None:
-        values = {name: getattr(tenant, name) for name in _TENANT_COLUMNS}
-        async with translated_errors():
-            result = await self._conn.execute(
-                sa.dialects.postgresql.insert(tables.tenants)
-                .values(**values)
-                .on_conflict_do_nothing()
-                .returning(tables.tenants.c.id)
-            )
-        if result.first() is None:
-            raise Conflict(
-                f"a tenant with slug {tenant.slug!r} or this phone number id exists",
-                field="slug",
-            )
-
-    async def get(self, tenant_id: uuid.UUID) -> Tenant:
-        async with translated_errors():
-            row = (
-                await self._conn.execute(
-                    sa.select(tables.tenants).where(tables.tenants.c.id == tenant_id)
-                )
-            ).first()
-        if row is None:
-            raise NotFound("tenant not found")
-        return _tenant(row)
-
-    async def by_phone_number_id(self, phone_number_id: str) -> Tenant | None:
-        async with translated_errors():
-            row = (
-                await self._conn.execute(
-                    sa.select(tables.tenants).where(
-                        tables.tenants.c.phone_number_id == phone_number_id
-                    )
-                )
-            ).first()
-        return None if row is None else _tenant(row)
-
-    async def list(self) -> list[Tenant]:
-        async with translated_errors():
-            rows = await self._conn.execute(
-                sa.select(tables.tenants).order_by(tables.tenants.c.slug)
-            )
-        return [_tenant(row) for row in rows]
 
 
 class SqlaUnitOfWork:
@@ -86,9 +27,15 @@ class SqlaUnitOfWork:
 
     async def __aenter__(self) -> Self:
         async with translated_errors():
-            self._conn = await self._engine.connect()
-            self._tx = await self._conn.begin()
-        self.tenants = SqlaTenantStore(self._conn)
+            conn = self._conn = await self._engine.connect()
+            self._tx = await conn.begin()
+        self.tenants = SqlaTenantStore(conn)
+        self.contacts = SqlaContactStore(conn)
+        self.conversations = SqlaConversationStore(conn)
+        self.messages = SqlaMessageStore(conn)
+        self.templates = SqlaTemplateStore(conn)
+        self.outbox = SqlaOutboxStore(conn)
+        self.audit = SqlaAuditStore(conn)
         return self
 
     async def __aexit__(
@@ -97,14 +44,20 @@ class SqlaUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._conn is not None
-        assert self._tx is not None
+        conn, tx = self._conn, self._tx
+        self._conn = self._tx = None
+        if conn is None or tx is None:
+            return
         try:
-            if self._tx.is_active:
-                await self._tx.rollback()
+            if tx.is_active:
+                await tx.rollback()
+        except Exception:
+            # A broken connection cannot roll back; the server discards the transaction.
+            # Re-raise only when nothing else is already propagating.
+            if exc is None:
+                raise
         finally:
-            await self._conn.close()
-            self._conn = self._tx = None
+            await conn.close()
 
     async def commit(self) -> None:
         if self._tx is None:

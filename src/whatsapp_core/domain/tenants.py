@@ -36,9 +36,7 @@ def new_tenant(
 ) -> Tenant:
     """Validate and build a tenant; raises ``InvalidInput`` naming the bad field."""
     if not _SLUG.match(slug):
-        raise InvalidInput(
-            "slug must be 2-63 lowercase letters, digits or dashes", field="slug"
-        )
+        raise InvalidInput("slug must be 2-63 lowercase letters, digits or dashes", field="slug")
     if not name.strip():
         raise InvalidInput("name must not be empty", field="name")
     for field, value in (("waba_id", waba_id), ("phone_number_id", phone_number_id)):

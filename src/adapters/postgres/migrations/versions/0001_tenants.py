@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.Column("waba_id", sa.Text(), nullable=True),
         sa.Column("phone_number_id", sa.Text(), nullable=True),
         sa.Column("display_phone_number", sa.Text(), nullable=True),
-        sa.Column(
-            "throughput_per_second", sa.Integer(), server_default="80", nullable=False
-        ),
+        sa.Column("throughput_per_second", sa.Integer(), server_default="80", nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),

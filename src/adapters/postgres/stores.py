@@ -1,0 +1,331 @@
+"""SQLAlchemy Core stores for every aggregate. Rows map to the core's frozen Structs
+with msgspec (``convert`` one way, ``asdict`` the other)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.postgres import tables
+from adapters.postgres.engine import translated_errors
+from whatsapp_core.domain.model import (
+    AuditEntry,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Message,
+    OutboxJob,
+    PendingStatus,
+    Template,
+)
+from whatsapp_core.domain.tenants import Tenant
+from whatsapp_core.errors import Conflict, NotFound
+
+E = TypeVar("E", bound=msgspec.Struct)
+
+
+def to_row(entity: msgspec.Struct, table: sa.Table) -> dict[str, Any]:
+    row = msgspec.structs.asdict(entity)
+    for name, value in row.items():
+        if isinstance(value, msgspec.Struct):
+            row[name] = msgspec.to_builtins(value)
+        elif isinstance(value, tuple) and isinstance(table.c[name].type, sa.ARRAY):
+            row[name] = list(value)
+    return row
+
+
+def from_row(row: Any, kind: type[E]) -> E:
+    # Column keys are str subclasses (quoted_name); msgspec wants plain str.
+    return msgspec.convert({str(k): v for k, v in row._mapping.items()}, kind)
+
+
+class _Store:
+    table: sa.Table
+    entity: type[msgspec.Struct]
+    not_found = "not found"
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _one(self, *where: sa.ColumnElement[bool]) -> Any:
+        async with translated_errors():
+            row = (await self._conn.execute(sa.select(self.table).where(*where))).first()
+        return None if row is None else from_row(row, self.entity)
+
+    async def _all(self, query: sa.Select[Any]) -> list[Any]:
+        async with translated_errors():
+            rows = await self._conn.execute(query)
+        return [from_row(row, self.entity) for row in rows]
+
+    async def _get(self, tenant_id: uuid.UUID, entity_id: uuid.UUID) -> Any:
+        found = await self._one(self.table.c.tenant_id == tenant_id, self.table.c.id == entity_id)
+        if found is None:
+            raise NotFound(self.not_found)
+        return found
+
+    async def _insert(self, entity: msgspec.Struct) -> None:
+        async with translated_errors():
+            await self._conn.execute(sa.insert(self.table).values(**to_row(entity, self.table)))
+
+    async def _replace(self, entity: Any) -> None:
+        values = to_row(entity, self.table)
+        async with translated_errors():
+            result = await self._conn.execute(
+                sa.update(self.table)
+                .where(self.table.c.tenant_id == entity.tenant_id, self.table.c.id == entity.id)
+                .values(**values)
+            )
+        if result.rowcount == 0:
+            raise NotFound(self.not_found)
+
+
+class SqlaTenantStore(_Store):
+    table = tables.tenants
+    entity = Tenant
+    not_found = "tenant not found"
+
+    async def add(self, tenant: Tenant) -> None:
+        async with translated_errors():
+            result = await self._conn.execute(
+                insert(self.table)
+                .values(**to_row(tenant, self.table))
+                .on_conflict_do_nothing()
+                .returning(self.table.c.id)
+            )
+        if result.first() is None:
+            raise Conflict(
+                f"a tenant with slug {tenant.slug!r} or this phone number id exists", field="slug"
+            )
+
+    async def get(self, tenant_id: uuid.UUID) -> Tenant:
+        found: Tenant | None = await self._one(self.table.c.id == tenant_id)
+        if found is None:
+            raise NotFound(self.not_found)
+        return found
+
+    async def by_phone_number_id(self, phone_number_id: str) -> Tenant | None:
+        found: Tenant | None = await self._one(self.table.c.phone_number_id == phone_number_id)
+        return found
+
+    async def by_waba_id(self, waba_id: str) -> list[Tenant]:
+        t = self.table
+        return await self._all(sa.select(t).where(t.c.waba_id == waba_id).order_by(t.c.slug))
+
+    async def list(self) -> list[Tenant]:
+        return await self._all(sa.select(self.table).order_by(self.table.c.slug))
+
+
+class SqlaContactStore(_Store):
+    table = tables.contacts
+    entity = Contact
+    not_found = "contact not found"
+
+    async def add(self, contact: Contact) -> None:
+        await self._insert(contact)
+
+    async def update(self, contact: Contact) -> None:
+        await self._replace(contact)
+
+    async def get(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
+        found: Contact = await self._get(tenant_id, contact_id)
+        return found
+
+    async def by_bsuid(self, tenant_id: uuid.UUID, bsuid: str) -> Contact | None:
+        found: Contact | None = await self._one(
+            self.table.c.tenant_id == tenant_id, self.table.c.bsuid == bsuid
+        )
+        return found
+
+    async def by_wa_id(self, tenant_id: uuid.UUID, wa_id: str) -> Contact | None:
+        found: Contact | None = await self._one(
+            self.table.c.tenant_id == tenant_id, self.table.c.wa_id == wa_id
+        )
+        return found
+
+    async def search(
+        self, tenant_id: uuid.UUID, query: str = "", *, limit: int = 50, offset: int = 0
+    ) -> list[Contact]:
+        t = self.table
+        q = sa.select(t).where(t.c.tenant_id == tenant_id)
+        needle = query.strip().lower().lstrip("+")
+        if needle:
+            like = f"%{_escape_like(needle)}%"
+            q = q.where(
+                sa.or_(
+                    *(
+                        sa.func.lower(col).like(like, escape="\\")
+                        for col in (t.c.name, t.c.username, t.c.wa_id, t.c.bsuid)
+                    )
+                )
+            )
+        display = sa.func.lower(
+            sa.func.coalesce(t.c.name, t.c.username, "+" + t.c.wa_id, t.c.bsuid)
+        )
+        return await self._all(
+            q.order_by(display, sa.cast(t.c.id, sa.Text)).limit(limit).offset(offset)
+        )
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SqlaConversationStore(_Store):
+    table = tables.conversations
+    entity = Conversation
+    not_found = "conversation not found"
+
+    async def add(self, conversation: Conversation) -> None:
+        await self._insert(conversation)
+
+    async def update(self, conversation: Conversation) -> None:
+        await self._replace(conversation)
+
+    async def get(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
+        found: Conversation = await self._get(tenant_id, conversation_id)
+        return found
+
+    async def for_contact(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Conversation | None:
+        found: Conversation | None = await self._one(
+            self.table.c.tenant_id == tenant_id, self.table.c.contact_id == contact_id
+        )
+        return found
+
+    async def list(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        status: ConversationStatus | None = None,
+        assignee_id: uuid.UUID | None = None,
+        limit: int = 50,
+        before: datetime | None = None,
+    ) -> list[Conversation]:
+        t = self.table
+        q = sa.select(t).where(t.c.tenant_id == tenant_id)
+        if status is not None:
+            q = q.where(t.c.status == status)
+        if assignee_id is not None:
+            q = q.where(t.c.assignee_id == assignee_id)
+        if before is not None:
+            q = q.where(t.c.last_message_at < before)
+        order = (t.c.last_message_at.desc(), sa.cast(t.c.id, sa.Text).desc())
+        return await self._all(q.order_by(*order).limit(limit))
+
+
+class SqlaMessageStore(_Store):
+    table = tables.messages
+    entity = Message
+    not_found = "message not found"
+
+    async def add(self, message: Message) -> bool:
+        async with translated_errors():
+            result = await self._conn.execute(
+                insert(self.table)
+                .values(**to_row(message, self.table))
+                .on_conflict_do_nothing(
+                    index_elements=["tenant_id", "wamid"],
+                    index_where=sa.text("wamid IS NOT NULL"),
+                )
+                .returning(self.table.c.id)
+            )
+        return result.first() is not None
+
+    async def update(self, message: Message) -> None:
+        await self._replace(message)
+
+    async def get(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message:
+        found: Message = await self._get(tenant_id, message_id)
+        return found
+
+    async def by_wamid(self, tenant_id: uuid.UUID, wamid: str) -> Message | None:
+        found: Message | None = await self._one(
+            self.table.c.tenant_id == tenant_id, self.table.c.wamid == wamid
+        )
+        return found
+
+    async def thread(
+        self,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        *,
+        limit: int = 50,
+        before: datetime | None = None,
+    ) -> list[Message]:
+        t = self.table
+        q = sa.select(t).where(t.c.tenant_id == tenant_id, t.c.conversation_id == conversation_id)
+        if before is not None:
+            q = q.where(t.c.created_at < before)
+        order = (t.c.created_at.desc(), sa.cast(t.c.id, sa.Text).desc())
+        return await self._all(q.order_by(*order).limit(limit))
+
+    async def add_pending_status(self, status: PendingStatus) -> None:
+        async with translated_errors():
+            await self._conn.execute(
+                sa.insert(tables.pending_statuses).values(**msgspec.structs.asdict(status))
+            )
+
+    async def take_pending_statuses(self, tenant_id: uuid.UUID, wamid: str) -> list[PendingStatus]:
+        p = tables.pending_statuses
+        async with translated_errors():
+            rows = await self._conn.execute(
+                sa.delete(p)
+                .where(p.c.tenant_id == tenant_id, p.c.wamid == wamid)
+                .returning(*(p.c[name] for name in PendingStatus.__struct_fields__), p.c.seq)
+            )
+        ordered = sorted(rows, key=lambda row: row.seq)
+        return [from_row(row, PendingStatus) for row in ordered]
+
+
+class SqlaTemplateStore(_Store):
+    table = tables.templates
+    entity = Template
+    not_found = "template not found"
+
+    async def add(self, template: Template) -> None:
+        await self._insert(template)
+
+    async def update(self, template: Template) -> None:
+        await self._replace(template)
+
+    async def get(self, tenant_id: uuid.UUID, template_id: uuid.UUID) -> Template:
+        found: Template = await self._get(tenant_id, template_id)
+        return found
+
+    async def by_name(self, tenant_id: uuid.UUID, name: str, language: str) -> Template | None:
+        t = self.table
+        found: Template | None = await self._one(
+            t.c.tenant_id == tenant_id, t.c.name == name, t.c.language == language
+        )
+        return found
+
+    async def list(self, tenant_id: uuid.UUID) -> list[Template]:
+        t = self.table
+        q = sa.select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.name, t.c.language)
+        return await self._all(q)
+
+
+class SqlaOutboxStore(_Store):
+    table = tables.outbox
+    entity = OutboxJob
+
+    async def add(self, job: OutboxJob) -> None:
+        await self._insert(job)
+
+
+class SqlaAuditStore(_Store):
+    table = tables.audit_log
+    entity = AuditEntry
+
+    async def add(self, entry: AuditEntry) -> None:
+        await self._insert(entry)
+
+    async def list(self, tenant_id: uuid.UUID, *, limit: int = 100) -> list[AuditEntry]:
+        t = self.table
+        q = sa.select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.at.desc()).limit(limit)
+        return await self._all(q)

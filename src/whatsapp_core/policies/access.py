@@ -1,0 +1,146 @@
+"""Role-based access: the one permission matrix of the product.
+
+Roles are cumulative (admin > manager > agent > viewer): each role holds every
+permission of the roles below it. Reports, job monitoring and the audit log are
+reads, yet they are not for viewers: a viewer follows conversations, contacts and
+templates, nothing about the team or the platform.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from whatsapp_core.errors import Forbidden
+
+
+class Role(enum.StrEnum):
+    VIEWER = "viewer"
+    AGENT = "agent"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """Higher rank holds more permissions; viewer 0 .. admin 3."""
+        return _RANK[self]
+
+
+_RANK: Mapping[Role, int] = MappingProxyType(
+    {Role.VIEWER: 0, Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+)
+
+
+class Action(enum.StrEnum):
+    CONVERSATION_READ = "conversation.read"
+    CONVERSATION_REPLY = "conversation.reply"
+    CONVERSATION_ASSIGN_SELF = "conversation.assign_self"
+    CONVERSATION_ASSIGN_OTHERS = "conversation.assign_others"
+    CONVERSATION_RESOLVE = "conversation.resolve"
+    NOTE_WRITE = "note.write"
+    LABEL_MANAGE = "label.manage"
+    CONTACT_READ = "contact.read"
+    CONTACT_WRITE = "contact.write"
+    CONTACT_IMPORT = "contact.import"
+    CONTACT_DELETE = "contact.delete"
+    CONTACT_MERGE = "contact.merge"
+    TEMPLATE_READ = "template.read"
+    TEMPLATE_MANAGE = "template.manage"
+    TEMPLATE_SEND = "template.send"
+    REPORT_READ = "report.read"
+    AUDIT_READ = "audit.read"
+    USER_MANAGE = "user.manage"
+    TENANT_MANAGE = "tenant.manage"
+    WEBHOOK_MANAGE = "webhook.manage"
+    APIKEY_MANAGE = "apikey.manage"
+    AI_MANAGE = "ai.manage"
+    JOB_READ = "job.read"
+    JOB_MANAGE = "job.manage"
+    MESSAGE_SEND_TEMPLATE_API = "message.send_template_api"
+
+
+# Listed by hand rather than derived from the ".read" suffix, so that a new action
+# has to be classified on purpose (a test checks every action is classified).
+MUTATIONS: frozenset[Action] = frozenset(
+    {
+        Action.CONVERSATION_REPLY,
+        Action.CONVERSATION_ASSIGN_SELF,
+        Action.CONVERSATION_ASSIGN_OTHERS,
+        Action.CONVERSATION_RESOLVE,
+        Action.NOTE_WRITE,
+        Action.LABEL_MANAGE,
+        Action.CONTACT_WRITE,
+        Action.CONTACT_IMPORT,
+        Action.CONTACT_DELETE,
+        Action.CONTACT_MERGE,
+        Action.TEMPLATE_MANAGE,
+        Action.TEMPLATE_SEND,
+        Action.USER_MANAGE,
+        Action.TENANT_MANAGE,
+        Action.WEBHOOK_MANAGE,
+        Action.APIKEY_MANAGE,
+        Action.AI_MANAGE,
+        Action.JOB_MANAGE,
+        Action.MESSAGE_SEND_TEMPLATE_API,
+    }
+)
+
+_VIEWER = frozenset({Action.CONVERSATION_READ, Action.CONTACT_READ, Action.TEMPLATE_READ})
+_AGENT = _VIEWER | {
+    Action.CONVERSATION_REPLY,
+    Action.CONVERSATION_ASSIGN_SELF,
+    Action.CONVERSATION_RESOLVE,
+    Action.NOTE_WRITE,
+    Action.CONTACT_WRITE,
+    Action.TEMPLATE_SEND,
+}
+_MANAGER = _AGENT | {
+    Action.TEMPLATE_MANAGE,
+    Action.CONTACT_IMPORT,
+    Action.CONTACT_MERGE,
+    Action.CONTACT_DELETE,
+    Action.CONVERSATION_ASSIGN_OTHERS,
+    Action.LABEL_MANAGE,
+    Action.REPORT_READ,
+    Action.JOB_READ,
+    Action.JOB_MANAGE,
+}
+
+PERMISSIONS: Mapping[Role, frozenset[Action]] = MappingProxyType(
+    {
+        Role.VIEWER: _VIEWER,
+        Role.AGENT: _AGENT,
+        Role.MANAGER: _MANAGER,
+        Role.ADMIN: frozenset(Action),
+    }
+)
+
+API_KEY_ACTIONS: frozenset[Action] = frozenset(
+    {Action.MESSAGE_SEND_TEMPLATE_API, Action.TEMPLATE_READ}
+)
+"""What a tenant API key (n8n and other automations) may do; keys carry no role."""
+
+
+def can(role: Role, action: Action) -> bool:
+    return action in PERMISSIONS[role]
+
+
+def minimum_role(action: Action) -> Role:
+    """The lowest role allowed to perform ``action`` (used to tell users whom to ask)."""
+    return min((r for r in Role if can(r, action)), key=lambda r: r.rank)
+
+
+def require(role: Role, action: Action) -> None:
+    """Refuse with ``Forbidden(code="forbidden")`` unless ``role`` may do ``action``."""
+    if can(role, action):
+        return
+    needed = minimum_role(action)
+    raise Forbidden(
+        f"Your role ({role.value}) does not allow {action.value}; "
+        f"it needs {needed.value} or above. Ask an administrator of your team.",
+        code="forbidden",
+        action=action.value,
+        role=role.value,
+        required_role=needed.value,
+    )

@@ -1,0 +1,290 @@
+"""Flow 2: an agent's reply or a template, stored as ``accepted`` with an outbox
+``msg.send`` job in one transaction; the worker then calls Meta through the gateway."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from msgspec.structs import replace
+
+from whatsapp_core.domain.identity import CustomerIdentity
+from whatsapp_core.domain.model import Conversation, Direction, DomainEvent, Message, Principal
+from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient
+from whatsapp_core.errors import DeliveryError, InvalidInput, NotFound, PolicyViolation
+from whatsapp_core.policies.access import Action
+from whatsapp_core.policies.meta_errors import Remedy, remedy_for
+from whatsapp_core.policies.status import MessageStatus
+from whatsapp_core.policies.templates import is_sendable, render, validate_parameters
+from whatsapp_core.policies.window import require_free_form_allowed
+from whatsapp_core.ports import UnitOfWork, WhatsAppGateway
+from whatsapp_core.services.authz import authorize
+from whatsapp_core.services.contacts_identity import resolve_contact
+from whatsapp_core.services.context import Services
+from whatsapp_core.services.inbound import apply_status
+
+MAX_TEXT = 4096  # Meta's limit for a text body
+
+
+def validate_text(text: str) -> str:
+    if not text.strip():
+        raise InvalidInput("the message is empty", field="text")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(
+            f"the message has {len(text)} characters; WhatsApp allows {MAX_TEXT}", field="text"
+        )
+    return text
+
+
+async def send_reply(
+    svc: Services,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    text: str,
+    *,
+    reply_to_wamid: str | None = None,
+    correlation_id: str | None = None,
+) -> Message:
+    """Queue a free-form text reply; refused outside the 24 h window."""
+    authorize(principal, Action.CONVERSATION_REPLY)
+    validate_text(text)
+    async with svc.uow() as uow:
+        conversation = await uow.conversations.get(principal.tenant_id, conversation_id)
+        require_free_form_allowed(conversation.last_inbound_at, svc.clock.now())
+        message = _outbound(svc, principal, conversation, type="text", text=text)
+        message = replace(message, reply_to_wamid=reply_to_wamid)
+        events = await _queue(svc, uow, principal, conversation, message, correlation_id)
+        await uow.commit()
+    await svc.publish_all(events)
+    return message
+
+
+async def send_template(
+    svc: Services,
+    principal: Principal,
+    *,
+    name: str,
+    language: str,
+    body_params: Sequence[str] | Mapping[str, str] = (),
+    header_params: Sequence[str] = (),
+    conversation_id: uuid.UUID | None = None,
+    to: CustomerIdentity | None = None,
+    correlation_id: str | None = None,
+) -> Message:
+    """Queue an approved template to a conversation, or to a customer by phone/BSUID
+    (automation: the contact and its conversation are created when new)."""
+    authorize(
+        principal,
+        Action.MESSAGE_SEND_TEMPLATE_API if principal.api_key_id else Action.TEMPLATE_SEND,
+    )
+    if (conversation_id is None) == (to is None):
+        raise InvalidInput("give either a conversation or a recipient", field="to")
+    async with svc.uow() as uow:
+        template = await uow.templates.by_name(principal.tenant_id, name, language)
+        if template is None:
+            raise NotFound(f"no template {name!r} in language {language!r}", field="name")
+        if not is_sendable(template.status):
+            raise PolicyViolation(
+                f"template {name!r} is {template.status.value}; only APPROVED templates "
+                "can be sent",
+                code="template_not_approved",
+            )
+        validate_parameters(template.components, body_params, header_params)
+        if conversation_id is not None:
+            conversation = await uow.conversations.get(principal.tenant_id, conversation_id)
+        else:
+            assert to is not None
+            conversation = await _conversation_for(svc, uow, principal, to)
+        message = _outbound(
+            svc,
+            principal,
+            conversation,
+            type="template",
+            text=render(template.components, body_params, header_params),
+        )
+        message = replace(
+            message,
+            template_name=name,
+            template_language=language,
+            content={
+                "body_params": _plain(body_params),
+                "header_params": list(header_params),
+            },
+        )
+        events = await _queue(svc, uow, principal, conversation, message, correlation_id)
+        await uow.commit()
+    await svc.publish_all(events)
+    return message
+
+
+def _plain(params: Sequence[str] | Mapping[str, str]) -> list[str] | dict[str, str]:
+    return dict(params) if isinstance(params, Mapping) else list(params)
+
+
+async def _conversation_for(
+    svc: Services, uow: UnitOfWork, principal: Principal, to: CustomerIdentity
+) -> Conversation:
+    now = svc.clock.now()
+    contact, _ = await resolve_contact(uow, svc.ids, principal.tenant_id, to, now)
+    conversation = await uow.conversations.for_contact(principal.tenant_id, contact.id)
+    if conversation is None:
+        conversation = Conversation(
+            id=svc.ids.new_id(),
+            tenant_id=principal.tenant_id,
+            contact_id=contact.id,
+            last_message_at=now,
+            created_at=now,
+        )
+        await uow.conversations.add(conversation)
+    return conversation
+
+
+def _outbound(
+    svc: Services, principal: Principal, conversation: Conversation, *, type: str, text: str
+) -> Message:
+    return Message(
+        id=svc.ids.new_id(),
+        tenant_id=principal.tenant_id,
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        direction=Direction.OUTBOUND,
+        type=type,
+        text=text,
+        status=MessageStatus.ACCEPTED,
+        created_at=svc.clock.now(),
+        author_id=principal.user_id,
+    )
+
+
+async def _queue(
+    svc: Services,
+    uow: UnitOfWork,
+    principal: Principal,
+    conversation: Conversation,
+    message: Message,
+    correlation_id: str | None,
+) -> list[DomainEvent]:
+    await uow.messages.add(message)
+    await uow.conversations.update(
+        replace(conversation, last_message_at=message.created_at, unread_count=0)
+    )
+    await svc.enqueue(
+        uow, principal.tenant_id, "msg.send", {"message_id": str(message.id)}, correlation_id
+    )
+    await svc.audit(
+        uow,
+        principal,
+        "message.send",
+        "message",
+        message.id,
+        after={"type": message.type, "conversation_id": str(conversation.id)},
+        correlation_id=correlation_id,
+    )
+    return [
+        svc.event(
+            "message.created",
+            principal.tenant_id,
+            message_id=str(message.id),
+            conversation_id=str(conversation.id),
+            direction="outbound",
+            type=message.type,
+            text=message.text,
+            status=str(message.status),
+        )
+    ]
+
+
+class DeliveryOutcome:
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    FAILED = "failed"
+
+
+async def deliver_message(
+    svc: Services, gateway: WhatsAppGateway, tenant_id: uuid.UUID, message_id: uuid.UUID
+) -> str:
+    """The ``msg.send`` job. Idempotent: a message that already has a wamid or a final
+    state is never sent twice. Retryable errors propagate (``DeliveryError``) for the
+    worker's backoff; permanent ones mark the message failed with Meta's code."""
+    async with svc.uow() as uow:
+        message = await uow.messages.get(tenant_id, message_id)
+        if message.wamid is not None or message.status is MessageStatus.FAILED:
+            return DeliveryOutcome.ALREADY_SENT
+        tenant = await uow.tenants.get(tenant_id)
+        contact = await uow.contacts.get(tenant_id, message.contact_id)
+    recipient = Recipient(wa_id=contact.wa_id, bsuid=contact.bsuid)
+    try:
+        receipt = await gateway.send(tenant, recipient, _to_outgoing(message))
+    except DeliveryError as exc:
+        if remedy_for(exc.meta_code, exc.http_status) in (Remedy.RETRY, Remedy.RETRY_RECIPIENT):
+            raise
+        await _mark_failed(svc, tenant_id, message_id, exc)
+        return DeliveryOutcome.FAILED
+    await _record_wamid(svc, tenant_id, message_id, receipt.wamid, receipt.held_for_quality)
+    return DeliveryOutcome.SENT
+
+
+def _to_outgoing(message: Message) -> OutgoingMessage:
+    content: dict[str, Any] = message.content
+    return OutgoingMessage(
+        type=message.type,
+        text=message.text if message.type == "text" else None,
+        reply_to_wamid=message.reply_to_wamid,
+        template_name=message.template_name,
+        template_language=message.template_language,
+        body_params=content.get("body_params", []),
+        header_params=content.get("header_params", []),
+    )
+
+
+async def _record_wamid(
+    svc: Services, tenant_id: uuid.UUID, message_id: uuid.UUID, wamid: str, held: bool
+) -> None:
+    events: list[DomainEvent] = []
+    async with svc.uow() as uow:
+        message = await uow.messages.get(tenant_id, message_id)
+        status = MessageStatus.HELD if held else message.status
+        message = replace(message, wamid=wamid, status=status)
+        await uow.messages.update(message)
+        # Statuses that raced our send call are applied now, in arrival order.
+        for pending in await uow.messages.take_pending_statuses(tenant_id, wamid):
+            moved = await apply_status(
+                svc,
+                uow,
+                message,
+                pending.status,
+                pending.at,
+                pending.error_code,
+                pending.error_text,
+            )
+            message = moved or message
+        await uow.commit()
+        events.append(_status_event(svc, message))
+    await svc.publish_all(events)
+
+
+async def _mark_failed(
+    svc: Services, tenant_id: uuid.UUID, message_id: uuid.UUID, exc: DeliveryError
+) -> None:
+    async with svc.uow() as uow:
+        message = await uow.messages.get(tenant_id, message_id)
+        moved = await apply_status(
+            svc, uow, message, MessageStatus.FAILED, svc.clock.now(), exc.meta_code, exc.message
+        )
+        await uow.commit()
+    if moved is not None:
+        await svc.publish_all([_status_event(svc, moved)])
+
+
+def _status_event(svc: Services, message: Message) -> DomainEvent:
+    return svc.event(
+        "message.status",
+        message.tenant_id,
+        message_id=str(message.id),
+        conversation_id=str(message.conversation_id),
+        status=str(message.status),
+        wamid=message.wamid,
+        error_code=message.error_code,
+        error_text=message.error_text,
+    )

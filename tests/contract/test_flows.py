@@ -1,0 +1,71 @@
+"""The core's flows on every backend, including concurrent webhook redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from adapters.memory.gateway import MemoryWhatsAppGateway
+from tests.unit.services.harness import Harness
+from whatsapp_core.policies.access import Role
+from whatsapp_core.policies.status import MessageStatus
+from whatsapp_core.ports import UnitOfWorkFactory
+from whatsapp_core.services.inbound import ingest_webhook
+from whatsapp_core.services.outbound import deliver_message, send_reply
+
+pytestmark = pytest.mark.contract
+
+
+@pytest.fixture
+async def h(uow_factory: UnitOfWorkFactory) -> Harness:
+    harness = Harness(uow=uow_factory)  # type: ignore[arg-type]
+    await harness.add_tenant()
+    return harness
+
+
+async def test_ten_concurrent_redeliveries_store_each_message_once(h: Harness) -> None:
+    batch = h.batch(*(h.text(f"message {i}") for i in range(5)))
+    reports = await asyncio.gather(*(ingest_webhook(h.svc, batch) for _ in range(10)))
+    assert sum(r.messages_stored for r in reports) == 5
+    assert sum(r.messages_duplicate for r in reports) == 45
+    async with h.uow() as uow:
+        (conversation,) = await uow.conversations.list(h.t.id)
+        assert conversation.unread_count == 5
+        thread = await uow.messages.thread(h.t.id, conversation.id)
+        assert sorted(m.text or "" for m in thread) == [f"message {i}" for i in range(5)]
+        assert len(await uow.contacts.search(h.t.id)) == 1
+
+
+async def test_reply_delivery_and_statuses_round_trip(h: Harness) -> None:
+    await ingest_webhook(h.svc, h.batch(h.text("hello")))
+    async with h.uow() as uow:
+        (conversation,) = await uow.conversations.list(h.t.id)
+    gateway = MemoryWhatsAppGateway()
+    gateway.next_wamids.append("wamid.CONTRACT1")
+    await ingest_webhook(h.svc, h.batch(statuses=(h.status("wamid.CONTRACT1", "sent"),)))
+    queued = await send_reply(h.svc, h.as_(Role.AGENT), conversation.id, "on its way")
+    assert await deliver_message(h.svc, gateway, h.t.id, queued.id) == "sent"
+    await ingest_webhook(
+        h.svc,
+        h.batch(
+            statuses=(h.status("wamid.CONTRACT1", "read"), h.status("wamid.CONTRACT1", "delivered"))
+        ),
+    )
+    async with h.uow() as uow:
+        stored = await uow.messages.get(h.t.id, queued.id)
+        audit = await uow.audit.list(h.t.id)
+    assert (stored.wamid, stored.status) == ("wamid.CONTRACT1", MessageStatus.READ)
+    assert [a.action for a in audit] == ["message.send"]
+
+
+async def test_the_window_closes_on_every_backend(h: Harness) -> None:
+    from whatsapp_core.errors import PolicyViolation
+
+    await ingest_webhook(h.svc, h.batch(h.text("hello")))
+    async with h.uow() as uow:
+        (conversation,) = await uow.conversations.list(h.t.id)
+    h.clock.advance(timedelta(hours=24, seconds=1))
+    with pytest.raises(PolicyViolation):
+        await send_reply(h.svc, h.as_(Role.AGENT), conversation.id, "late")
