@@ -7,15 +7,21 @@ opens connections and ``Runtime.stop()`` closes them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
+import secrets as secrets_module
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from adapters.memory.basics import SystemClock, UuidGenerator
 from adapters.memory.uow import AlwaysReady, MemoryUnitOfWorkFactory
 from entrypoints.settings import Settings, redact_url
 from whatsapp_core.errors import UpstreamUnavailable
-from whatsapp_core.ports import Clock, IdGenerator, Probe, UnitOfWorkFactory
+from whatsapp_core.ports import Clock, EventPublisher, IdGenerator, Probe, UnitOfWorkFactory
+from whatsapp_core.services.context import NoEvents, Services
 
 
 class StartupError(Exception):
@@ -28,7 +34,11 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     ids: IdGenerator = field(default_factory=UuidGenerator)
     probes: list[Probe] = field(default_factory=list)
+    events: EventPublisher = field(default_factory=NoEvents)
     database_url: str | None = None
+    meta_app_secret: str = ""
+    meta_verify_token: str = ""
+    counters: Counter[str] = field(default_factory=Counter)
     _uow: UnitOfWorkFactory | None = None
     _starters: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack | None = None
@@ -38,6 +48,11 @@ class Runtime:
         if self._uow is None:
             raise RuntimeError("runtime not started: await runtime.start() first")
         return self._uow
+
+    @property
+    def services(self) -> Services:
+        """What every use case needs, once the runtime has started."""
+        return Services(uow=self.uow, clock=self.clock, ids=self.ids, events=self.events)
 
     @property
     def started(self) -> bool:
@@ -92,6 +107,7 @@ def build_runtime(settings: Settings) -> Runtime:
         runtime._starters.append(_start_redis)
         if not settings.s3_bucket:
             runtime._starters.append(_start_local_storage)
+    runtime._starters.append(_load_meta_secrets)
     return runtime
 
 
@@ -160,3 +176,40 @@ async def _start_local_storage(runtime: Runtime) -> None:
     except UpstreamUnavailable as exc:
         raise StartupError(f"{exc} (set WA_DATA_DIR to a writable folder)") from exc
     runtime.probes.append(probe)
+
+
+async def _load_meta_secrets(runtime: Runtime) -> None:
+    """Production takes both from the environment (checked by settings). The embedded and
+    memory profiles talk to the Meta simulator, so they make their own on first start and
+    the embedded one keeps them in the data directory (private to its owner)."""
+    settings = runtime.settings
+    secrets = {
+        "meta_app_secret": settings.meta_app_secret,
+        "meta_verify_token": settings.meta_verify_token,
+    }
+    missing = [name for name, value in secrets.items() if not value]
+    if missing and settings.profile == "embedded":
+        secrets |= await asyncio.to_thread(
+            _dev_secrets, settings.data_path / "dev-secrets.json", missing
+        )
+    for name, value in secrets.items():
+        setattr(runtime, name, value or secrets_module.token_urlsafe(32))
+
+
+def _dev_secrets(path: Path, names: list[str]) -> dict[str, str]:
+    try:
+        stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        if any(name not in stored for name in names):
+            stored |= {
+                name: secrets_module.token_urlsafe(32) for name in names if name not in stored
+            }
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(json.dumps(stored, indent=2))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise StartupError(
+            f"data directory {path.parent} is not writable ({reason}) "
+            "(set WA_DATA_DIR to a writable folder)"
+        ) from exc
+    return {name: stored[name] for name in names}

@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meta_api_base: str = "https://graph.facebook.com"
     meta_api_version: str = "v24.0"
     meta_verify_token: str | None = None
+    meta_app_secret: str | None = None
     anthropic_api_key: str | None = None
     openai_api_key: str | None = None
     log_level: str = "INFO"
@@ -63,7 +64,13 @@ ENV_NAMES: dict[str, str] = {
 ENV_NAMES["anthropic_api_key"] = "ANTHROPIC_API_KEY"
 ENV_NAMES["openai_api_key"] = "OPENAI_API_KEY"
 
-_REQUIRED_IN_PRODUCTION = ("database_url", "redis_url", "secret_key")
+_REQUIRED_IN_PRODUCTION = (
+    "database_url",
+    "redis_url",
+    "secret_key",
+    "meta_app_secret",
+    "meta_verify_token",
+)
 
 
 def load_settings(
@@ -79,8 +86,7 @@ def load_settings(
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if "profile" in raw and raw["profile"] not in PROFILES:
         raise SettingsError(
-            f"{ENV_NAMES['profile']} must be one of {', '.join(PROFILES)} "
-            f"(got {raw['profile']!r})"
+            f"{ENV_NAMES['profile']} must be one of {', '.join(PROFILES)} (got {raw['profile']!r})"
         )
     try:
         settings = msgspec.convert(raw, Settings, strict=False)

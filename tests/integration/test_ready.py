@@ -23,6 +23,8 @@ def test_ready_turns_503_naming_the_database_when_it_goes_down(tmp_path: Path) -
             "WA_DATABASE_URL": url,
             "WA_REDIS_URL": "redis://127.0.0.1:6379/0",
             "WA_SECRET_KEY": "s" * 40,
+            "WA_META_APP_SECRET": "app-secret",
+            "WA_META_VERIFY_TOKEN": "verify-me",
             "WA_DATA_DIR": str(tmp_path / "data"),
         }
     )

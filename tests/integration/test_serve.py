@@ -151,6 +151,8 @@ def test_unreachable_database_names_the_setting(env: dict[str, str]) -> None:
         "WA_DATABASE_URL": f"postgresql://wa:secret-pw@127.0.0.1:{free_port()}/wa",
         "WA_REDIS_URL": "redis://127.0.0.1:6379/0",
         "WA_SECRET_KEY": "x" * 40,
+        "WA_META_APP_SECRET": "app-secret",
+        "WA_META_VERIFY_TOKEN": "verify-me",
     }
     result = wa("serve", "--port", str(free_port()), env=production)
     assert result.returncode == 1

@@ -11,6 +11,8 @@ PROD = {
     "WA_DATABASE_URL": "postgresql://app:pw@db:5432/wa",
     "WA_REDIS_URL": "redis://redis:6379/0",
     "WA_SECRET_KEY": "k" * 40,
+    "WA_META_APP_SECRET": "app-secret",
+    "WA_META_VERIFY_TOKEN": "verify-me",
 }
 
 
@@ -34,7 +36,11 @@ def test_values_come_from_the_environment_and_are_typed() -> None:
         ({"WA_PORT": "70000"}, "WA_PORT must be between 1 and 65535"),
         ({"WA_LOG_FORMAT": "xml"}, "WA_LOG_FORMAT"),
         ({"WA_LOG_LEVEL": "LOUD"}, "WA_LOG_LEVEL"),
-        ({"WA_PROFILE": "production"}, "WA_DATABASE_URL, WA_REDIS_URL, WA_SECRET_KEY"),
+        (
+            {"WA_PROFILE": "production"},
+            "WA_DATABASE_URL, WA_REDIS_URL, WA_SECRET_KEY, WA_META_APP_SECRET, "
+            "WA_META_VERIFY_TOKEN",
+        ),
         ({**PROD, "WA_SECRET_KEY": "short"}, "WA_SECRET_KEY must be at least 32"),
         ({**PROD, "WA_DATABASE_URL": "mysql://x/y"}, "WA_DATABASE_URL must be a URL"),
         ({**PROD, "WA_REDIS_URL": "localhost:6379"}, "WA_REDIS_URL must be a URL"),

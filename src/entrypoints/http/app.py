@@ -13,6 +13,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from entrypoints.bootstrap import Runtime
 from entrypoints.http.health import HealthController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.webhooks import WhatsAppWebhookController
 
 _HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>WhatsApp inbox</title></head><body>
@@ -42,7 +43,7 @@ def create_app(runtime: Runtime) -> Litestar:
         return runtime
 
     return Litestar(
-        route_handlers=[home, HealthController],
+        route_handlers=[home, HealthController, WhatsAppWebhookController],
         dependencies={"runtime": Provide(provide_runtime, use_cache=True)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

@@ -54,9 +54,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Respo
     extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and exc.extra:
         extra["errors"] = exc.extra
-    response = problem(
-        exc.status_code, _title(exc.status_code), str(exc.detail), **extra
-    )
+    response = problem(exc.status_code, _title(exc.status_code), str(exc.detail), **extra)
     if exc.headers:
         response.headers.update(exc.headers)
     return response

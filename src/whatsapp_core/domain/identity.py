@@ -15,6 +15,7 @@ from whatsapp_core.errors import InvalidInput
 
 _BSUID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
 _WA_ID = re.compile(r"^[1-9][0-9]{6,14}$")  # E.164 digits, no "+"
+_PLAUSIBLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,256}$")
 
 
 class CustomerIdentity(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,14 +26,16 @@ class CustomerIdentity(msgspec.Struct, frozen=True, kw_only=True):
     parent_bsuid: str | None = None
 
     def __post_init__(self) -> None:
+        # Webhooks are checked loosely: Meta calls the BSUID format "subject to change",
+        # and dropping a customer's message over a format tweak is worse than storing it.
+        # People's input goes through ``validate_bsuid`` / ``normalize_phone`` first.
         if self.bsuid is None and self.wa_id is None:
             raise InvalidInput(
                 "a customer needs a business-scoped user id or a phone number", field="bsuid"
             )
-        if self.bsuid is not None:
-            validate_bsuid(self.bsuid)
-        if self.wa_id is not None:
-            validate_wa_id(self.wa_id)
+        for field, value in (("bsuid", self.bsuid), ("wa_id", self.wa_id)):
+            if value is not None and not _PLAUSIBLE_ID.match(value):
+                raise InvalidInput(f"{value!r} is not a usable {field}", field=field)
 
 
 def validate_bsuid(value: str, field: str = "bsuid") -> str:

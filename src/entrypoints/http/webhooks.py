@@ -1,0 +1,81 @@
+"""Flow 1's door: Meta's webhook verification and deliveries.
+
+The handler checks the signature over the raw bytes, decodes, hands the whole batch
+to the core in one call and answers 200 only once it is stored (503 otherwise, so
+Meta retries).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+import structlog
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from adapters.meta import decode_webhook, verify_signature
+from adapters.meta.translate import to_batch
+from entrypoints.bootstrap import Runtime
+from entrypoints.http.problems import problem
+from whatsapp_core.errors import InvalidInput
+from whatsapp_core.services.inbound import ingest_webhook
+
+log = structlog.get_logger(__name__)
+
+
+class WhatsAppWebhookController(Controller):
+    path = "/api/webhooks/whatsapp"
+    tags = ("webhooks",)
+
+    @get(media_type=MediaType.TEXT, summary="Meta's verification handshake")
+    async def verify(
+        self,
+        runtime: NamedDependency[Runtime],
+        mode: Annotated[str | None, QueryParameter(name="hub.mode")] = None,
+        token: Annotated[str | None, QueryParameter(name="hub.verify_token")] = None,
+        challenge: Annotated[str | None, QueryParameter(name="hub.challenge")] = None,
+    ) -> Response[Any]:
+        expected = runtime.meta_verify_token.encode()
+        if (
+            mode == "subscribe"
+            and token is not None
+            and challenge
+            and hmac.compare_digest(token.encode(), expected)
+        ):
+            return Response(challenge, media_type=MediaType.TEXT)
+        return problem(
+            403, "Forbidden", "hub.mode must be subscribe and hub.verify_token must match"
+        )
+
+    @post(summary="Meta's signed webhook deliveries (messages, statuses, templates)")
+    async def receive(
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+    ) -> Response[Any]:
+        body = await request.body()
+        signature = request.headers.get("x-hub-signature-256")
+        if not verify_signature(runtime.meta_app_secret, body, signature):
+            runtime.counters["webhook_bad_signature"] += 1
+            log.warning("webhook refused: bad signature", has_header=signature is not None)
+            return problem(401, "Unauthorized", "missing or invalid X-Hub-Signature-256")
+        try:
+            batch = to_batch(decode_webhook(body))
+        except InvalidInput as exc:
+            runtime.counters["webhook_malformed"] += 1
+            return problem(400, "Bad Request", exc.message, code=exc.code)
+        report = await ingest_webhook(
+            runtime.services, batch, correlation_id=request.headers.get("x-request-id")
+        )
+        if report.unknown_numbers:
+            runtime.counters["webhook_unknown_number"] += len(report.unknown_numbers)
+            log.warning("webhook for unknown phone numbers", numbers=report.unknown_numbers)
+        return Response(
+            {
+                "stored": report.messages_stored,
+                "duplicates": report.messages_duplicate,
+                "statuses": report.statuses_applied + report.statuses_pending,
+                "templates": report.templates_updated,
+            },
+            status_code=200,
+        )
