@@ -1,5 +1,6 @@
 """Meta WhatsApp Cloud API wire layer: webhook payload decoding and signatures."""
 
+from adapters.meta.gateway import HttpxWhatsAppGateway, build_send_body, build_template_body
 from adapters.meta.signature import sign, verify_signature
 from adapters.meta.webhook_payload import (
     KNOWN_TYPES,
@@ -26,6 +27,7 @@ __all__ = [
     "ContactInfo",
     "DecodedChange",
     "DecodedWebhook",
+    "HttpxWhatsAppGateway",
     "Identity",
     "InboundMessage",
     "MessagesValue",
@@ -35,6 +37,8 @@ __all__ = [
     "TemplateQualityUpdate",
     "TemplateStatusUpdate",
     "UnknownChange",
+    "build_send_body",
+    "build_template_body",
     "decode_webhook",
     "identity_of",
     "sign",

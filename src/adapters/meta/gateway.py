@@ -1,0 +1,369 @@
+"""``WhatsAppGateway`` over Meta's Graph API (Cloud API), with httpx.
+
+Every refusal becomes ``DeliveryError`` carrying Meta's ``error.code`` and the HTTP
+status, so ``policies.meta_errors.remedy_for`` can decide retry vs fail. Tokens are
+fetched per call through ``token_for`` (they rotate) and never logged or put in errors.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+import msgspec
+
+from whatsapp_core.domain.model import Template
+from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.tenants import Tenant
+from whatsapp_core.errors import DeliveryError
+from whatsapp_core.policies.template_content import TemplateButton, placeholders
+
+MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+_CAPTIONED = frozenset({"image", "video", "document"})
+# Meta's "invalid parameter": what it would answer a body we refuse to build.
+_INVALID_PARAMETER = 100
+
+
+class _ErrorData(msgspec.Struct):
+    details: str | None = None
+
+
+class _GraphError(msgspec.Struct):
+    message: str = ""
+    type: str | None = None
+    code: int | None = None
+    error_subcode: int | None = None
+    error_data: _ErrorData | None = None
+    fbtrace_id: str | None = None
+
+
+class _ErrorBody(msgspec.Struct):
+    error: _GraphError
+
+
+class _SentMessage(msgspec.Struct):
+    id: str
+    message_status: str | None = None
+
+
+class _SendAnswer(msgspec.Struct):
+    messages: list[_SentMessage]
+
+
+class _TemplateAnswer(msgspec.Struct):
+    id: str | int
+
+
+_ERROR = msgspec.json.Decoder(_ErrorBody)
+_SEND = msgspec.json.Decoder(_SendAnswer)
+_TEMPLATE = msgspec.json.Decoder(_TemplateAnswer)
+_ANY = msgspec.json.Decoder(dict[str, Any])
+
+
+def _refused(reason: str) -> DeliveryError:
+    return DeliveryError(
+        f"({_INVALID_PARAMETER}) {reason}", meta_code=_INVALID_PARAMETER, http_status=None
+    )
+
+
+def _text_params(params: list[str] | dict[str, str]) -> list[dict[str, str]]:
+    """Positional (a list, or a mapping keyed "1", "2"...) or named (``parameter_name``)."""
+    if isinstance(params, list):
+        return [{"type": "text", "text": value} for value in params]
+    if params and all(key.isdigit() for key in params):
+        ordered = sorted(params.items(), key=lambda item: int(item[0]))
+        return [{"type": "text", "text": value} for _, value in ordered]
+    return [{"type": "text", "text": v, "parameter_name": k} for k, v in params.items()]
+
+
+def _template_payload(message: OutgoingMessage) -> dict[str, Any]:
+    if not message.template_name or not message.template_language:
+        raise _refused("a template message needs template_name and template_language")
+    components: list[dict[str, Any]] = []
+    if message.header_params:
+        components.append({"type": "header", "parameters": _text_params(message.header_params)})
+    if message.body_params:
+        components.append({"type": "body", "parameters": _text_params(message.body_params)})
+    payload: dict[str, Any] = {
+        "name": message.template_name,
+        "language": {"code": message.template_language},
+    }
+    if components:
+        payload["components"] = components
+    return payload
+
+
+def _media_payload(message: OutgoingMessage) -> dict[str, Any]:
+    if message.media_id:
+        payload: dict[str, Any] = {"id": message.media_id}
+    elif message.media_link:
+        payload = {"link": message.media_link}
+    else:
+        raise _refused(f"a {message.type} message needs media_id or media_link")
+    if message.caption and message.type in _CAPTIONED:
+        payload["caption"] = message.caption
+    if message.filename and message.type == "document":
+        payload["filename"] = message.filename
+    return payload
+
+
+def build_send_body(recipient: Recipient, message: OutgoingMessage) -> dict[str, Any]:
+    """The JSON body of ``POST /{phone_number_id}/messages`` for one message."""
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    # Meta lets `to` win when both are given; sending only one keeps the intent explicit.
+    if recipient.wa_id:
+        body["to"] = recipient.wa_id
+    elif recipient.bsuid:
+        body["recipient"] = recipient.bsuid
+    else:
+        raise _refused("the recipient has neither a phone number (wa_id) nor a BSUID")
+    kind = message.type
+    body["type"] = kind
+    if kind == "text":
+        if not message.text:
+            raise _refused("a text message needs text")
+        body["text"] = {"body": message.text, "preview_url": False}
+    elif kind == "template":
+        body["template"] = _template_payload(message)
+    elif kind in MEDIA_TYPES:
+        body[kind] = _media_payload(message)
+    elif kind == "reaction":
+        if not message.reply_to_wamid:
+            raise _refused("a reaction needs reply_to_wamid (the message reacted to)")
+        # An empty emoji removes the reaction, as in Meta's API.
+        body["reaction"] = {"message_id": message.reply_to_wamid, "emoji": message.text or ""}
+        return body
+    else:
+        raise _refused(f"message type {kind!r} cannot be sent by this gateway")
+    if message.reply_to_wamid:
+        body["context"] = {"message_id": message.reply_to_wamid}
+    return body
+
+
+def _sample(name: str) -> str:
+    return f"sample_{name}"
+
+
+def _text_component(kind: str, text: str, example_key: str) -> dict[str, Any]:
+    component: dict[str, Any] = {"type": kind, "text": text}
+    if kind == "HEADER":
+        component["format"] = "TEXT"
+    names = placeholders(text)
+    if not names:
+        return component
+    if all(name.isdigit() for name in names):
+        samples = [_sample(name) for name in names]
+        # BODY examples are a list of lists (one per variant), HEADER a flat list.
+        component["example"] = {example_key: [samples] if kind == "BODY" else samples}
+    else:
+        component["example"] = {
+            f"{example_key}_named_params": [
+                {"param_name": name, "example": _sample(name)} for name in names
+            ]
+        }
+    return component
+
+
+def _button(button: TemplateButton) -> dict[str, Any]:
+    wire: dict[str, Any] = {"type": button.type, "text": button.text}
+    if button.url is not None:
+        wire["url"] = button.url
+        if placeholders(button.url):
+            wire["example"] = [_sample("url")]
+    if button.phone_number is not None:
+        wire["phone_number"] = button.phone_number
+    if button.type == "COPY_CODE":
+        wire = {"type": "COPY_CODE", "example": button.text}
+    return wire
+
+
+def build_template_body(template: Template) -> dict[str, Any]:
+    """The JSON body of ``POST /{waba_id}/message_templates``, examples included."""
+    parts = template.components
+    components: list[dict[str, Any]] = []
+    if parts.header_text is not None:
+        components.append(_text_component("HEADER", parts.header_text, "header_text"))
+    components.append(_text_component("BODY", parts.body, "body_text"))
+    if parts.footer is not None:
+        components.append({"type": "FOOTER", "text": parts.footer})
+    if parts.buttons:
+        components.append({"type": "BUTTONS", "buttons": [_button(b) for b in parts.buttons]})
+    names = placeholders(parts.body) + placeholders(parts.header_text or "")
+    body: dict[str, Any] = {
+        "name": template.name,
+        "language": template.language,
+        "category": str(template.category),
+        "components": components,
+    }
+    if names and not all(name.isdigit() for name in names):
+        body["parameter_format"] = "NAMED"
+    return body
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_from(response: httpx.Response) -> DeliveryError:
+    status = response.status_code
+    retry_after = _retry_after(response.headers)
+    try:
+        error = _ERROR.decode(response.content).error
+    except msgspec.DecodeError:
+        return DeliveryError(
+            f"Meta answered HTTP {status} without a Graph API error body",
+            meta_code=None,
+            http_status=status,
+            retry_after=retry_after,
+        )
+    text = error.message
+    # Meta's messages often repeat the code ("(#131047) Re-engagement message").
+    if error.code is not None:
+        text = text.removeprefix(f"(#{error.code}) ")
+    details = error.error_data.details if error.error_data else None
+    return DeliveryError(
+        f"({error.code}) {text}" + (f": {details}" if details else ""),
+        meta_code=error.code,
+        http_status=status,
+        retry_after=retry_after,
+    )
+
+
+class HttpxWhatsAppGateway:
+    """Meta's Cloud API (or the simulator, same wire) for each tenant's number."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_version: str,
+        token_for: Callable[[Tenant], Awaitable[str]],
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._base = f"{base_url.rstrip('/')}/{api_version.strip('/')}"
+        self._token_for = token_for
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+        self._timeout = timeout
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this gateway created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def _request(
+        self,
+        tenant: Tenant,
+        method: str,
+        url: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {await self._token_for(tenant)}"}
+        content: bytes | None = None
+        if json is not None:
+            content = msgspec.json.encode(json)
+            headers["Content-Type"] = "application/json"
+        try:
+            response = await self._client.request(
+                method, url, content=content, params=params, headers=headers, timeout=self._timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(
+                f"Meta did not answer within {self._timeout:g} s ({type(exc).__name__})",
+                meta_code=None,
+                http_status=None,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(
+                f"Meta could not be reached ({type(exc).__name__})",
+                meta_code=None,
+                http_status=None,
+            ) from exc
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
+
+    @staticmethod
+    def _decoded(decoder: msgspec.json.Decoder[Any], response: httpx.Response) -> Any:
+        try:
+            return decoder.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise DeliveryError(
+                f"Meta answered HTTP {response.status_code} with an unexpected body: {exc}",
+                meta_code=None,
+                http_status=response.status_code,
+            ) from exc
+
+    @staticmethod
+    def _phone_number_id(tenant: Tenant) -> str:
+        if not tenant.phone_number_id:
+            raise _refused(f"tenant {tenant.slug} has no WhatsApp phone_number_id")
+        return tenant.phone_number_id
+
+    async def send(
+        self, tenant: Tenant, recipient: Recipient, message: OutgoingMessage
+    ) -> SendReceipt:
+        body = build_send_body(recipient, message)
+        url = f"{self._base}/{self._phone_number_id(tenant)}/messages"
+        response = await self._request(tenant, "POST", url, json=body)
+        answer: _SendAnswer = self._decoded(_SEND, response)
+        if not answer.messages:
+            raise DeliveryError(
+                "Meta accepted the send but returned no message id",
+                meta_code=None,
+                http_status=response.status_code,
+            )
+        sent = answer.messages[0]
+        return SendReceipt(
+            wamid=sent.id, held_for_quality=sent.message_status == "held_for_quality_assessment"
+        )
+
+    async def submit_template(self, tenant: Tenant, template: Template) -> str:
+        if not tenant.waba_id:
+            raise _refused(f"tenant {tenant.slug} has no WhatsApp Business Account id")
+        url = f"{self._base}/{tenant.waba_id}/message_templates"
+        response = await self._request(tenant, "POST", url, json=build_template_body(template))
+        answer: _TemplateAnswer = self._decoded(_TEMPLATE, response)
+        return str(answer.id)
+
+    async def mark_read(self, tenant: Tenant, wamid: str, *, typing: bool = False) -> None:
+        """Blue ticks on an inbound message; ``typing`` also shows the typing indicator."""
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": wamid,
+        }
+        if typing:
+            body["typing_indicator"] = {"type": "text"}
+        url = f"{self._base}/{self._phone_number_id(tenant)}/messages"
+        await self._request(tenant, "POST", url, json=body)
+
+    async def get_media_url(self, tenant: Tenant, media_id: str) -> dict[str, Any]:
+        """``{url, mime_type, sha256, file_size, id}``; the url expires in minutes."""
+        params = {"phone_number_id": tenant.phone_number_id} if tenant.phone_number_id else None
+        response = await self._request(tenant, "GET", f"{self._base}/{media_id}", params=params)
+        answer: dict[str, Any] = self._decoded(_ANY, response)
+        return answer
+
+    async def download_media(self, tenant: Tenant, url: str) -> bytes:
+        """The bytes behind a url from ``get_media_url``. The tenant's token is sent with
+        it, so pass only urls that came from ``get_media_url``."""
+        response = await self._request(tenant, "GET", url)
+        return response.content

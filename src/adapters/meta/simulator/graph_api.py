@@ -1,0 +1,221 @@
+"""The Graph API subset the product calls: messages, templates, media."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from adapters.meta.simulator.runtime import Simulator
+from adapters.meta.simulator.sending import accept_send, send_problem
+from adapters.meta.simulator.state import SimTemplate
+from adapters.meta.simulator.wire import (
+    NUMERIC_ID,
+    TEMPLATE_NAME,
+    VERSION,
+    SendRequest,
+    TemplateCreate,
+    decode_or_none,
+    json_response,
+    meta_error,
+)
+from whatsapp_core.policies.template_content import placeholders
+
+CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+LOOKASIDE = "/lookaside/whatsapp_business/attachments"
+_NO_OBJECT = (
+    "Unsupported {verb} request. Object with ID '{id}' does not exist, cannot be loaded due "
+    "to missing permissions, or does not support this operation."
+)
+
+
+def _no_object(verb: str, object_id: str) -> Response[bytes]:
+    return meta_error(100, message=_NO_OBJECT.format(verb=verb, id=object_id), subcode=33)
+
+
+def _bearer_ok(sim: Simulator, request: Request[Any, Any, Any]) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = sim.state.settings.access_token
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def _unauthorized() -> Response[bytes]:
+    return meta_error(190, http_status=401)
+
+
+def _guard(sim: Simulator, request: Request[Any, Any, Any], version: str) -> Response[bytes] | None:
+    """What every Graph call goes through: the version and the token."""
+    if not VERSION.fullmatch(version):
+        return meta_error(2500, message=f"Unknown path components: /{version}")
+    if not _bearer_ok(sim, request):
+        return _unauthorized()
+    return None
+
+
+def _injected_failure(sim: Simulator) -> Response[bytes] | None:
+    faults = sim.state.faults
+    if not faults.fail_next:
+        return None
+    spec = faults.fail_next.pop(0)
+    return meta_error(
+        spec.code,
+        spec.details or "failure injected by /_sim/faults",
+        http_status=spec.http_status,
+        message=spec.message,
+        retry_after=spec.retry_after,
+    )
+
+
+def _template_problem(create: TemplateCreate) -> str | None:
+    if not TEMPLATE_NAME.fullmatch(create.name):
+        return "Template name must be 1-512 lowercase letters, digits or underscores."
+    if create.category not in CATEGORIES:
+        return f"category must be one of {', '.join(sorted(CATEGORIES))}"
+    if not create.language:
+        return "language is required"
+    bodies = [c for c in create.components if c.type.upper() == "BODY"]
+    if len(bodies) != 1 or not (bodies[0].text or "").strip():
+        return "a template needs exactly one BODY component with text"
+    return None
+
+
+def _template_json(template: SimTemplate) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": template.id,
+        "name": template.name,
+        "language": template.language,
+        "status": template.status,
+        "category": template.category,
+        "components": template.components,
+    }
+    if template.reason:
+        item["rejected_reason"] = template.reason
+    return item
+
+
+def graph_api_router(sim: Simulator) -> Router:
+    """The Graph API routes; under the ``slow_ms`` fault each answer leaves late, after
+    the request was processed (so a client timeout leaves a send that did happen)."""
+    state = sim.state
+
+    async def answer_late(response: Response[Any]) -> Response[Any]:
+        if state.faults.slow_ms > 0:
+            await asyncio.sleep(state.faults.slow_ms / 1000)
+        return response
+
+    @post("/{version:str}/{phone_number_id:str}/messages", status_code=200)
+    async def messages(
+        version: FromPath[str], phone_number_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        refused = _guard(sim, request, version) or _injected_failure(sim)
+        if refused is not None:
+            return refused
+        if not NUMERIC_ID.fullmatch(phone_number_id):
+            return _no_object("post", phone_number_id)
+        raw = await request.body()
+        body, _ = decode_or_none(raw, dict[str, Any])
+        req, reason = decode_or_none(raw, SendRequest)
+        if req is None or body is None:
+            return meta_error(100, reason or "the body is not a JSON object")
+        if req.status is not None:  # mark as read (and maybe a typing indicator)
+            if req.status != "read" or not req.message_id:
+                return meta_error(100, "status must be 'read' with a message_id")
+            return json_response({"success": True})
+        problem = send_problem(req)
+        if problem is not None:
+            return meta_error(100, problem)
+        return accept_send(sim, phone_number_id, req, body)
+
+    @post("/{version:str}/{waba_id:str}/message_templates", status_code=200)
+    async def create_template(
+        version: FromPath[str], waba_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        refused = _guard(sim, request, version) or _injected_failure(sim)
+        if refused is not None:
+            return refused
+        if not NUMERIC_ID.fullmatch(waba_id):
+            return _no_object("post", waba_id)
+        create, reason = decode_or_none(await request.body(), TemplateCreate)
+        if create is None:
+            return meta_error(100, reason)
+        problem = _template_problem(create)
+        if problem is not None:
+            return meta_error(100, problem)
+        if state.find_template(waba_id, create.name, create.language) is not None:
+            return meta_error(
+                100,
+                f"There is already {create.language} content for this template.",
+                message="Content in this language already exists",
+                subcode=2388024,
+            )
+        texts = [c.text or "" for c in create.components if c.type.upper() in ("HEADER", "BODY")]
+        template = SimTemplate(
+            id=state.new_numeric_id(1_400_000_000_000_000),
+            waba_id=waba_id,
+            name=create.name,
+            language=create.language,
+            category=create.category,
+            components=[msgspec.to_builtins(c) for c in create.components],
+            parameter_count=sum(len(placeholders(text)) for text in texts),
+        )
+        state.templates[template.id] = template
+        sim.webhooks.spawn(sim.webhooks.template_decision(template))
+        return json_response({"id": template.id, "status": "PENDING", "category": create.category})
+
+    @get("/{version:str}/{waba_id:str}/message_templates")
+    async def list_templates(
+        version: FromPath[str], waba_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        refused = _guard(sim, request, version)
+        if refused is not None:
+            return refused
+        data = [_template_json(t) for t in state.templates.values() if t.waba_id == waba_id]
+        return json_response({"data": data, "paging": {"cursors": {"before": "", "after": ""}}})
+
+    @get("/{version:str}/{media_id:str}")
+    async def media_info(
+        version: FromPath[str], media_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        refused = _guard(sim, request, version)
+        if refused is not None:
+            return refused
+        item = state.media.get(media_id)
+        if item is None:
+            return _no_object("get", media_id)
+        token, url = state.media_url_for(media_id)
+        base = (state.settings.public_base_url or str(request.base_url)).rstrip("/")
+        return json_response(
+            {
+                "messaging_product": "whatsapp",
+                "url": f"{base}{LOOKASIDE}?mid={media_id}&ext={int(url.expires_at)}&hash={token}",
+                "mime_type": item.mime_type,
+                "sha256": item.sha256,
+                "file_size": len(item.data),
+                "id": media_id,
+            }
+        )
+
+    @get(LOOKASIDE)
+    async def media_download(
+        request: Request[Any, Any, Any],
+        mid: FromQuery[str] = "",
+        token: Annotated[str, QueryParameter(name="hash")] = "",
+    ) -> Response[bytes]:
+        if not _bearer_ok(sim, request):
+            return _unauthorized()
+        item = state.media_for_url(token, mid)
+        if item is None:
+            return Response(
+                content=b"URL signature expired", status_code=404, media_type="text/plain"
+            )
+        return Response(content=item.data, media_type=item.mime_type)
+
+    return Router(
+        path="/",
+        route_handlers=[messages, create_template, list_templates, media_info, media_download],
+        after_request=answer_late,
+    )
