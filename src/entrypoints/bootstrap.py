@@ -15,12 +15,25 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from adapters.memory.basics import SystemClock, UuidGenerator
+from adapters.memory.gateway import MemoryWhatsAppGateway
 from adapters.memory.uow import AlwaysReady, MemoryUnitOfWorkFactory
+from adapters.realtime.local import LocalBroadcaster
+from adapters.security.passwords import Argon2PasswordHasher
+from adapters.security.tokens import JwtTokenIssuer
 from entrypoints.settings import Settings, redact_url
 from whatsapp_core.errors import UpstreamUnavailable
-from whatsapp_core.ports import Clock, EventPublisher, IdGenerator, Probe, UnitOfWorkFactory
+from whatsapp_core.ports import (
+    Clock,
+    EventPublisher,
+    IdGenerator,
+    PasswordHasher,
+    Probe,
+    UnitOfWorkFactory,
+    WhatsAppGateway,
+)
 from whatsapp_core.services.context import NoEvents, Services
 
 
@@ -39,6 +52,12 @@ class Runtime:
     meta_app_secret: str = ""
     meta_verify_token: str = ""
     counters: Counter[str] = field(default_factory=Counter)
+    hasher: PasswordHasher = field(default_factory=Argon2PasswordHasher)
+    tokens: JwtTokenIssuer | None = None
+    gateway: WhatsAppGateway | None = None
+    broadcaster: LocalBroadcaster = field(default_factory=LocalBroadcaster)
+    redis: Any = None
+    simulator_app: Any = None  # the Meta simulator, mounted at /meta-sim in development
     _uow: UnitOfWorkFactory | None = None
     _starters: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack | None = None
@@ -96,8 +115,10 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     runtime = Runtime(settings=settings)
+    runtime.events = runtime.broadcaster
     if settings.profile == "memory":
         runtime._uow = MemoryUnitOfWorkFactory()
+        runtime.gateway = MemoryWhatsAppGateway()
         runtime.probes.append(AlwaysReady("database"))
     elif settings.profile == "embedded":
         runtime._starters.append(_start_embedded_database)
@@ -108,6 +129,10 @@ def build_runtime(settings: Settings) -> Runtime:
         if not settings.s3_bucket:
             runtime._starters.append(_start_local_storage)
     runtime._starters.append(_load_meta_secrets)
+    if settings.profile == "embedded":
+        runtime._starters.append(_start_meta_simulator)
+    elif settings.profile == "production" and settings.meta_access_token:
+        runtime._starters.append(_start_graph_api_gateway)
     return runtime
 
 
@@ -152,6 +177,7 @@ async def _open_database(runtime: Runtime, url: str, *, migrate: bool) -> None:
 async def _start_redis(runtime: Runtime) -> None:
     from redis import asyncio as aioredis
 
+    from adapters.realtime.redis_pubsub import RedisEventPublisher, RedisRelay
     from adapters.redis.probe import RedisProbe
 
     assert runtime.settings.redis_url is not None
@@ -165,6 +191,12 @@ async def _start_redis(runtime: Runtime) -> None:
             f"{exc} — at {redact_url(runtime.settings.redis_url)} (check WA_REDIS_URL)"
         ) from exc
     runtime.probes.append(probe)
+    runtime.redis = client
+    # Events reach the inboxes of every replica through Redis pub/sub.
+    relay = RedisRelay(client, runtime.broadcaster)
+    await relay.start()
+    runtime.on_stop(relay.stop)
+    runtime.events = RedisEventPublisher(client)
 
 
 async def _start_local_storage(runtime: Runtime) -> None:
@@ -186,14 +218,17 @@ async def _load_meta_secrets(runtime: Runtime) -> None:
     secrets = {
         "meta_app_secret": settings.meta_app_secret,
         "meta_verify_token": settings.meta_verify_token,
+        "secret_key": settings.secret_key,
     }
     missing = [name for name, value in secrets.items() if not value]
     if missing and settings.profile == "embedded":
         secrets |= await asyncio.to_thread(
             _dev_secrets, settings.data_path / "dev-secrets.json", missing
         )
-    for name, value in secrets.items():
-        setattr(runtime, name, value or secrets_module.token_urlsafe(32))
+    values = {name: value or secrets_module.token_urlsafe(32) for name, value in secrets.items()}
+    runtime.meta_app_secret = values["meta_app_secret"]
+    runtime.meta_verify_token = values["meta_verify_token"]
+    runtime.tokens = JwtTokenIssuer(values["secret_key"])
 
 
 def _dev_secrets(path: Path, names: list[str]) -> dict[str, str]:
@@ -213,3 +248,56 @@ def _dev_secrets(path: Path, names: list[str]) -> dict[str, str]:
             "(set WA_DATA_DIR to a writable folder)"
         ) from exc
     return {name: stored[name] for name in names}
+
+
+SIMULATOR_PATH = "/meta-sim"
+
+
+async def _start_meta_simulator(runtime: Runtime) -> None:
+    """The embedded default talks to a simulated Meta served by this same process:
+    sends go to ``/meta-sim`` over real HTTP and its webhooks come back, signed, to
+    ``/api/webhooks/whatsapp``."""
+    from adapters.meta.gateway import HttpxWhatsAppGateway
+    from adapters.meta.simulator import SimulatorConfig, create_simulator
+
+    settings = runtime.settings
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    base = f"http://{host}:{settings.port}"
+    token = runtime.meta_verify_token + ".simulated-access-token"
+    config = SimulatorConfig(
+        access_token=token,
+        app_secret=runtime.meta_app_secret,
+        callback_url=f"{base}/api/webhooks/whatsapp",
+        api_version=settings.meta_api_version,
+    )
+    runtime.simulator_app = create_simulator(config, clock=runtime.clock)
+    runtime.on_stop(runtime.simulator_app.state.simulator.aclose)
+
+    async def token_for(_: object) -> str:
+        return token
+
+    gateway = HttpxWhatsAppGateway(
+        base_url=f"{base}{SIMULATOR_PATH}",
+        api_version=settings.meta_api_version,
+        token_for=token_for,
+    )
+    runtime.on_stop(gateway.aclose)
+    runtime.gateway = gateway
+
+
+async def _start_graph_api_gateway(runtime: Runtime) -> None:
+    """Meta's Graph API with the platform's system-user token (a Tech Provider's token
+    reaches every WABA its customers shared with it)."""
+    from adapters.meta.gateway import HttpxWhatsAppGateway
+
+    settings = runtime.settings
+    token = settings.meta_access_token or ""
+
+    async def token_for(_: object) -> str:
+        return token
+
+    gateway = HttpxWhatsAppGateway(
+        base_url=settings.meta_api_base, api_version=settings.meta_api_version, token_for=token_for
+    )
+    runtime.on_stop(gateway.aclose)
+    runtime.gateway = gateway

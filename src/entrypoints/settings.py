@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meta_api_version: str = "v24.0"
     meta_verify_token: str | None = None
     meta_app_secret: str | None = None
+    meta_access_token: str | None = None
     anthropic_api_key: str | None = None
     openai_api_key: str | None = None
     log_level: str = "INFO"

@@ -87,3 +87,9 @@ class DeliveryError(UpstreamUnavailable):
         self.meta_code = meta_code
         self.http_status = http_status
         self.retry_after = retry_after
+
+
+class Unauthenticated(DomainError):
+    """Who is calling is unknown: no, wrong or expired credentials."""
+
+    code = "unauthenticated"

@@ -11,6 +11,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from whatsapp_core.domain.accounts import ApiKey, Note, User
 from whatsapp_core.domain.model import (
     AuditEntry,
     Contact,
@@ -151,6 +152,46 @@ class AuditStore(Protocol):
     async def list(self, tenant_id: uuid.UUID, *, limit: int = 100) -> list[AuditEntry]: ...
 
 
+class UserStore(Protocol):
+    async def add(self, user: User) -> None:
+        """``Conflict`` when the email is taken (emails are unique platform-wide)."""
+        ...
+
+    async def update(self, user: User) -> None: ...
+
+    async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User: ...
+
+    async def by_email(self, email: str) -> User | None:
+        """Login looks a user up before any tenant is known."""
+        ...
+
+    async def list(self, tenant_id: uuid.UUID) -> list[User]: ...
+
+
+class ApiKeyStore(Protocol):
+    async def add(self, key: ApiKey) -> None: ...
+
+    async def update(self, key: ApiKey) -> None: ...
+
+    async def get(self, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey: ...
+
+    async def by_prefix(self, prefix: str) -> ApiKey | None:
+        """Authentication looks a key up by its public prefix before any tenant is known."""
+        ...
+
+    async def list(self, tenant_id: uuid.UUID) -> list[ApiKey]: ...
+
+
+class NoteStore(Protocol):
+    async def add(self, note: Note) -> None: ...
+
+    async def for_conversation(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> list[Note]:
+        """Oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Nothing is kept unless ``commit`` is awaited inside the block."""
 
@@ -168,6 +209,12 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxStore: ...
     @property
     def audit(self) -> AuditStore: ...
+    @property
+    def users(self) -> UserStore: ...
+    @property
+    def api_keys(self) -> ApiKeyStore: ...
+    @property
+    def notes(self) -> NoteStore: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -203,6 +250,14 @@ class WhatsAppGateway(Protocol):
     async def submit_template(self, tenant: Tenant, template: Template) -> str:
         """Create the template at Meta; return Meta's template id (review follows by
         webhook). Raise ``DeliveryError`` when Meta refuses it."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """Constant-time; ``False`` for a wrong password or an unreadable hash."""
         ...
 
 

@@ -23,9 +23,7 @@ from adapters.postgres.migrate import upgrade
 
 T = TypeVar("T")
 
-MACHINE_PG_URL = os.environ.get(
-    "WA_TEST_PG15_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+MACHINE_PG_URL = os.environ.get("WA_TEST_PG15_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEMPLATE = "wa_template"
 
 

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from whatsapp_core.domain.accounts import ApiKey, Note, User
 from whatsapp_core.domain.model import (
     AuditEntry,
     Contact,
@@ -18,6 +19,7 @@ from whatsapp_core.domain.model import (
 )
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import Conflict, NotFound
+from whatsapp_core.jobs import JobRecord
 
 Key = tuple[uuid.UUID, uuid.UUID]
 
@@ -32,7 +34,12 @@ class MemoryState:
     pending: dict[tuple[uuid.UUID, str], tuple[PendingStatus, ...]] = field(default_factory=dict)
     templates: dict[Key, Template] = field(default_factory=dict)
     outbox: dict[uuid.UUID, OutboxJob] = field(default_factory=dict)
+    # Delivery state of outbox rows, kept by the job relay (adapters.memory.jobs).
+    job_runs: dict[uuid.UUID, JobRecord] = field(default_factory=dict)
     audit: dict[uuid.UUID, AuditEntry] = field(default_factory=dict)
+    users: dict[uuid.UUID, User] = field(default_factory=dict)
+    api_keys: dict[uuid.UUID, ApiKey] = field(default_factory=dict)
+    notes: dict[uuid.UUID, Note] = field(default_factory=dict)
 
 
 class MemoryTenantStore:

@@ -12,6 +12,7 @@ import dataclasses
 from types import TracebackType
 from typing import Self
 
+from adapters.memory.accounts import MemoryApiKeyStore, MemoryNoteStore, MemoryUserStore
 from adapters.memory.stores import (
     MemoryAuditStore,
     MemoryContactStore,
@@ -56,6 +57,9 @@ class MemoryUnitOfWork:
         self.templates = MemoryTemplateStore(work)
         self.outbox = MemoryOutboxStore(work)
         self.audit = MemoryAuditStore(work)
+        self.users = MemoryUserStore(work)
+        self.api_keys = MemoryApiKeyStore(work)
+        self.notes = MemoryNoteStore(work)
         return self
 
     async def __aexit__(

@@ -10,7 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from whatsapp_core.errors import Conflict, StorageError
+from whatsapp_core.errors import Conflict, DomainError, Forbidden, StorageError
+
+# SQLSTATE of a refused privilege, which includes a row-level security policy's refusal.
+INSUFFICIENT_PRIVILEGE = "42501"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -49,12 +52,22 @@ async def translated_errors() -> AsyncIterator[None]:
     """Map SQLAlchemy/asyncpg failures to the core's errors, keeping the cause."""
     try:
         yield
-    except sa_exc.IntegrityError as exc:
-        raise Conflict(_integrity_message(exc)) from exc
-    except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError, TimeoutError) as exc:
-        raise StorageError(f"database unavailable: {_first_line(exc)}") from exc
     except sa_exc.DBAPIError as exc:
-        raise StorageError(f"database error: {_first_line(exc)}") from exc
+        raise _domain_error(exc) from exc
+    except (OSError, TimeoutError) as exc:
+        raise StorageError(f"database unavailable: {_first_line(exc)}") from exc
+
+
+def _domain_error(exc: sa_exc.DBAPIError) -> DomainError:
+    if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+        # e.g. a row outside the transaction's tenant (RLS WITH CHECK): a bug or an attack,
+        # never something to retry.
+        return Forbidden(f"the database refused it: {_first_line(exc)}")
+    if isinstance(exc, sa_exc.IntegrityError):
+        return Conflict(_integrity_message(exc))
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return StorageError(f"database unavailable: {_first_line(exc)}")
+    return StorageError(f"database error: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:

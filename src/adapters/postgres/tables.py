@@ -202,11 +202,20 @@ outbox = sa.Table(
     sa.Column("correlation_id", sa.Text),
     _at("dispatched_at", nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # Delivery state (migration 0004); see whatsapp_core.jobs for the state machine.
+    sa.Column("state", sa.Text, nullable=False, server_default="pending"),
+    _at("available_at", nullable=True),  # NULL: due since created_at
+    _at("locked_until", nullable=True),
+    _at("finished_at", nullable=True),
+    sa.Column("last_error", sa.Text),
+    sa.Column("outcome", sa.Text),
+    sa.CheckConstraint("state IN ('pending', 'running', 'done', 'dead')", name="state"),
     sa.Index(
-        "ix_outbox_undispatched",
-        "created_at",
-        postgresql_where=sa.text("dispatched_at IS NULL"),
+        "ix_outbox_due",
+        sa.text("coalesce(available_at, created_at)"),
+        postgresql_where=sa.text("state IN ('pending', 'running')"),
     ),
+    sa.Index("ix_outbox_state", "state", sa.text("created_at DESC")),
 )
 
 audit_log = sa.Table(
@@ -223,4 +232,52 @@ audit_log = sa.Table(
     sa.Column("after", JSONB),
     sa.Column("correlation_id", sa.Text),
     sa.Index("ix_audit_log_tenant_at", "tenant_id", sa.text("at DESC")),
+)
+
+# Sign-in finds users and API keys before any tenant is known, so these two tables are
+# looked up platform-wide (no row-level security); every other query on them is scoped
+# by tenant_id in the store. Notes are ordinary tenant rows.
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("email", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    _at("created_at"),
+    sa.Index("ix_users_tenant", "tenant_id"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("prefix", sa.Text, nullable=False, unique=True),
+    sa.Column("secret_hash", sa.Text, nullable=False),
+    _at("created_at"),
+    _at("revoked_at", nullable=True),
+    _at("last_used_at", nullable=True),
+    sa.Index("ix_api_keys_tenant", "tenant_id"),
+)
+
+notes = sa.Table(
+    "notes",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column(
+        "conversation_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("author_id", UUID(as_uuid=True)),
+    sa.Column("body", sa.Text, nullable=False),
+    _at("created_at"),
+    sa.Index("ix_notes_conversation", "tenant_id", "conversation_id", "created_at"),
 )

@@ -1,13 +1,20 @@
-"""Unit of work over one connection and transaction; nothing is kept without ``commit``."""
+"""Unit of work over one connection and transaction; nothing is kept without ``commit``.
+
+Each transaction runs as the role ``wa_app`` (``SET LOCAL ROLE``), so row-level security
+applies even when the login is a superuser or the tables' owner, and the stores scope it
+to the tenant of each call (``TenantScope``)."""
 
 from __future__ import annotations
 
+import uuid
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.postgres.accounts import SqlaApiKeyStore, SqlaNoteStore, SqlaUserStore
 from adapters.postgres.engine import translated_errors
+from adapters.postgres.scope import TenantScope
 from adapters.postgres.stores import (
     SqlaAuditStore,
     SqlaContactStore,
@@ -20,22 +27,37 @@ from adapters.postgres.stores import (
 
 
 class SqlaUnitOfWork:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """``enforce_rls=False`` skips ``SET LOCAL ROLE wa_app`` (one round trip less): right
+    when the login role is itself subject to RLS (a non-owner member of ``wa_app``), and
+    the way a superuser login reads across tenants on purpose."""
+
+    def __init__(self, engine: AsyncEngine, *, enforce_rls: bool = True) -> None:
         self._engine = engine
+        self._enforce_rls = enforce_rls
         self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
+        self._scope: TenantScope | None = None
 
     async def __aenter__(self) -> Self:
         async with translated_errors():
             conn = self._conn = await self._engine.connect()
-            self._tx = await conn.begin()
-        self.tenants = SqlaTenantStore(conn)
-        self.contacts = SqlaContactStore(conn)
-        self.conversations = SqlaConversationStore(conn)
-        self.messages = SqlaMessageStore(conn)
-        self.templates = SqlaTemplateStore(conn)
-        self.outbox = SqlaOutboxStore(conn)
-        self.audit = SqlaAuditStore(conn)
+            scope = self._scope = TenantScope(conn, enforce_rls=self._enforce_rls)
+            try:
+                await conn.begin()
+                await scope.enter(None)  # SET LOCAL ROLE wa_app, before anything else
+            except BaseException:
+                self._conn = self._scope = None
+                await conn.close()
+                raise
+        self.tenants = SqlaTenantStore(conn, scope)
+        self.contacts = SqlaContactStore(conn, scope)
+        self.conversations = SqlaConversationStore(conn, scope)
+        self.messages = SqlaMessageStore(conn, scope)
+        self.templates = SqlaTemplateStore(conn, scope)
+        self.outbox = SqlaOutboxStore(conn, scope)
+        self.audit = SqlaAuditStore(conn, scope)
+        self.users = SqlaUserStore(conn, scope)
+        self.api_keys = SqlaApiKeyStore(conn, scope)
+        self.notes = SqlaNoteStore(conn, scope)
         return self
 
     async def __aexit__(
@@ -44,13 +66,13 @@ class SqlaUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        conn, tx = self._conn, self._tx
-        self._conn = self._tx = None
-        if conn is None or tx is None:
+        conn = self._conn
+        self._conn = self._scope = None
+        if conn is None:
             return
         try:
-            if tx.is_active:
-                await tx.rollback()
+            if conn.in_transaction():
+                await conn.rollback()
         except Exception:
             # A broken connection cannot roll back; the server discards the transaction.
             # Re-raise only when nothing else is already propagating.
@@ -60,15 +82,33 @@ class SqlaUnitOfWork:
             await conn.close()
 
     async def commit(self) -> None:
-        if self._tx is None:
+        if self._conn is None or self._scope is None:
             raise RuntimeError("commit() outside 'async with'")
+        await self.outbox.flush()
         async with translated_errors():
-            await self._tx.commit()
+            await self._conn.commit()
+        # Statements after a commit run in a new transaction: role and scope are set again.
+        self._scope.transaction_ended()
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The transaction's connection, for raw SQL (tests, reports) under the same RLS."""
+        if self._conn is None:
+            raise RuntimeError("connection outside 'async with'")
+        return self._conn
+
+    async def scope_to(self, tenant_id: uuid.UUID) -> None:
+        """Scope the transaction to a tenant before raw SQL (stores do this themselves)."""
+        if self._scope is None:
+            raise RuntimeError("scope_to() outside 'async with'")
+        async with translated_errors():
+            await self._scope.enter(tenant_id)
 
 
 class SqlaUnitOfWorkFactory:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, enforce_rls: bool = True) -> None:
         self._engine = engine
+        self._enforce_rls = enforce_rls
 
     def __call__(self) -> SqlaUnitOfWork:
-        return SqlaUnitOfWork(self._engine)
+        return SqlaUnitOfWork(self._engine, enforce_rls=self._enforce_rls)

@@ -99,7 +99,10 @@ def serve(
             if settings.profile == "embedded":
                 typer.echo(f"wa: data in {settings.data_path} (PostgreSQL {runtime.database_url})")
             typer.echo(f"wa: API docs at {url}/api/docs — health at {url}/api/health")
-            typer.echo("wa: first login: create a tenant with `wa tenant create --slug demo`")
+            typer.echo(
+                "wa: first login: register at POST /api/auth/register, or run "
+                "`wa demo` for a tenant with sample conversations"
+            )
             config = uvicorn.Config(
                 create_app(runtime),
                 host=settings.host,
@@ -107,7 +110,19 @@ def serve(
                 log_level=settings.log_level.lower(),
                 lifespan="on",
             )
-            await uvicorn.Server(config).serve()
+            worker_task = None
+            if settings.profile != "production" and runtime.gateway is not None:
+                # One process runs everything in development: the jobs run here too.
+                from entrypoints.worker.runner import build_worker
+
+                worker = build_worker(runtime, runtime.gateway)
+                worker_task = asyncio.create_task(worker.run(), name="in-process-worker")
+            try:
+                await uvicorn.Server(config).serve()
+            finally:
+                if worker_task is not None:
+                    worker.stop()
+                    await worker_task
         finally:
             await runtime.stop()
 
@@ -117,6 +132,61 @@ def serve(
         fail(str(exc))
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="jobs in flight at once")] = 16,
+    profile: ProfileOpt = None,
+) -> None:
+    """Run job workers (sends, automation, AI, media) until stopped."""
+    import signal
+
+    from entrypoints.logging import configure_logging
+    from entrypoints.worker.runner import build_worker
+
+    settings = settings_or_exit(profile=profile)
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def work(runtime: Runtime) -> None:
+        if runtime.gateway is None:
+            fail("no WhatsApp gateway: set WA_META_ACCESS_TOKEN (production) to send", 2)
+        jobs = build_worker(runtime, runtime.gateway, concurrency=concurrency)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, jobs.stop)
+        typer.echo(f"wa: worker running ({settings.profile} profile, concurrency {concurrency})")
+        await jobs.run()
+
+    run_with_runtime(settings, work)
+
+
+@app.command()
+def demo(
+    slug: Annotated[str, typer.Option(help="the demo tenant's short name")] = "demo",
+    conversations: Annotated[int, typer.Option(help="how many customers write in")] = 200,
+    profile: ProfileOpt = None,
+) -> None:
+    """Create a demo tenant with users for every role, templates and conversations."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from entrypoints.cli.demo import PASSWORD, build_demo
+
+    settings = settings_or_exit(profile=profile)
+
+    async def work(runtime: Runtime) -> None:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+            bar.add_task(f"building demo tenant {slug!r}…", total=None)
+            result = await build_demo(runtime, slug=slug, conversations=conversations)
+        typer.echo(
+            f"demo tenant {result.slug}: {result.conversations} conversations, "
+            f"{result.messages} messages"
+        )
+        for role, email in result.logins.items():
+            typer.echo(f"  {role:<8} {email}  password: {PASSWORD}")
+        typer.echo(f"sign in at http://{settings.host}:{settings.port}/ (run `wa serve`)")
+
+    run_with_runtime(settings, work)
 
 
 @migrate_app.command("upgrade")

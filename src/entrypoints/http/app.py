@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
-from litestar import Litestar, MediaType, get
+from litestar import Litestar, MediaType, asgi, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from entrypoints.bootstrap import Runtime
+from entrypoints.bootstrap import SIMULATOR_PATH, Runtime
+from entrypoints.http.auth import provide_principal
 from entrypoints.http.health import HealthController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.realtime import inbox_events
+from entrypoints.http.routes_admin import AdminController, TemplateController
+from entrypoints.http.routes_auth import AuthController
+from entrypoints.http.routes_contacts import ContactController
+from entrypoints.http.routes_inbox import InboxController
 from entrypoints.http.webhooks import WhatsAppWebhookController
 
 _HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -42,9 +49,26 @@ def create_app(runtime: Runtime) -> Litestar:
     async def provide_runtime() -> Runtime:
         return runtime
 
-    return Litestar(
-        route_handlers=[home, HealthController, WhatsAppWebhookController],
-        dependencies={"runtime": Provide(provide_runtime, use_cache=True)},
+    handlers: list[Any] = []
+    if runtime.simulator_app is not None:
+        handlers.append(asgi(SIMULATOR_PATH, is_mount=True, copy_scope=True)(runtime.simulator_app))
+    app = Litestar(
+        route_handlers=[
+            *handlers,
+            home,
+            HealthController,
+            WhatsAppWebhookController,
+            AuthController,
+            InboxController,
+            TemplateController,
+            AdminController,
+            ContactController,
+            inbox_events,
+        ],
+        dependencies={
+            "runtime": Provide(provide_runtime, use_cache=True),
+            "principal": Provide(provide_principal),
+        },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
@@ -55,3 +79,5 @@ def create_app(runtime: Runtime) -> Litestar:
         ),
         debug=False,
     )
+    app.state.runtime = runtime
+    return app

@@ -15,10 +15,12 @@ from whatsapp_core.errors import (
     InvalidInput,
     NotFound,
     PolicyViolation,
+    Unauthenticated,
     UpstreamUnavailable,
 )
 
 STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (Unauthenticated, 401),
     (InvalidInput, 422),
     (NotFound, 404),
     (Forbidden, 403),
@@ -43,6 +45,8 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 400)
     extra = {"code": exc.code, **{k: v for k, v in exc.details.items() if _jsonable(v)}}
     headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     response = problem(status, exc.code.replace("_", " "), exc.message, **extra)
     if headers:
         response.headers.update(headers)

@@ -1,0 +1,88 @@
+"""In-memory stores for users, API keys and notes."""
+
+from __future__ import annotations
+
+import uuid
+
+from adapters.memory.stores import MemoryState
+from whatsapp_core.domain.accounts import ApiKey, Note, User
+from whatsapp_core.errors import Conflict, NotFound
+
+
+class MemoryUserStore:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, user: User) -> None:
+        if any(u.email == user.email for u in self._s.users.values()):
+            raise Conflict("a user with this email exists", field="email")
+        self._s.users[user.id] = user
+
+    async def update(self, user: User) -> None:
+        old = self._s.users.get(user.id)
+        if old is None or old.tenant_id != user.tenant_id:
+            raise NotFound("user not found")
+        if any(u.email == user.email and u.id != user.id for u in self._s.users.values()):
+            raise Conflict("a user with this email exists", field="email")
+        self._s.users[user.id] = user
+
+    async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
+        user = self._s.users.get(user_id)
+        if user is None or user.tenant_id != tenant_id:
+            raise NotFound("user not found")
+        return user
+
+    async def by_email(self, email: str) -> User | None:
+        return next((u for u in self._s.users.values() if u.email == email), None)
+
+    async def list(self, tenant_id: uuid.UUID) -> list[User]:
+        return sorted(
+            (u for u in self._s.users.values() if u.tenant_id == tenant_id), key=lambda u: u.email
+        )
+
+
+class MemoryApiKeyStore:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, key: ApiKey) -> None:
+        if any(k.prefix == key.prefix for k in self._s.api_keys.values()):
+            raise Conflict("an API key with this prefix exists", field="prefix")
+        self._s.api_keys[key.id] = key
+
+    async def update(self, key: ApiKey) -> None:
+        old = self._s.api_keys.get(key.id)
+        if old is None or old.tenant_id != key.tenant_id:
+            raise NotFound("API key not found")
+        self._s.api_keys[key.id] = key
+
+    async def get(self, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
+        key = self._s.api_keys.get(key_id)
+        if key is None or key.tenant_id != tenant_id:
+            raise NotFound("API key not found")
+        return key
+
+    async def by_prefix(self, prefix: str) -> ApiKey | None:
+        return next((k for k in self._s.api_keys.values() if k.prefix == prefix), None)
+
+    async def list(self, tenant_id: uuid.UUID) -> list[ApiKey]:
+        found = [k for k in self._s.api_keys.values() if k.tenant_id == tenant_id]
+        return sorted(found, key=lambda k: k.created_at)
+
+
+class MemoryNoteStore:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, note: Note) -> None:
+        self._s.notes[note.id] = note
+
+    async def for_conversation(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> list[Note]:
+        found = [
+            n
+            for n in self._s.notes.values()
+            if n.tenant_id == tenant_id and n.conversation_id == conversation_id
+        ]
+        return sorted(found, key=lambda n: (n.created_at, str(n.id)))

@@ -1,0 +1,81 @@
+"""Users, API keys and notes on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from adapters.postgres import tables
+from adapters.postgres.store_base import SqlaStore
+from whatsapp_core.domain.accounts import ApiKey, Note, User
+
+
+class SqlaUserStore(SqlaStore):
+    table = tables.users
+    entity = User
+    not_found = "user not found"
+
+    async def add(self, user: User) -> None:
+        await self._insert_unscoped(user)
+
+    async def update(self, user: User) -> None:
+        await self._replace_unscoped(user)
+
+    async def get(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
+        found: User = await self._get_unscoped(tenant_id, user_id)
+        return found
+
+    async def by_email(self, email: str) -> User | None:
+        found: User | None = await self._one(None, email=email)
+        return found
+
+    async def list(self, tenant_id: uuid.UUID) -> list[User]:
+        t = self.table
+        return await self._all(
+            None, sa.select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.email)
+        )
+
+
+class SqlaApiKeyStore(SqlaStore):
+    table = tables.api_keys
+    entity = ApiKey
+    not_found = "API key not found"
+
+    async def add(self, key: ApiKey) -> None:
+        await self._insert_unscoped(key)
+
+    async def update(self, key: ApiKey) -> None:
+        await self._replace_unscoped(key)
+
+    async def get(self, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
+        found: ApiKey = await self._get_unscoped(tenant_id, key_id)
+        return found
+
+    async def by_prefix(self, prefix: str) -> ApiKey | None:
+        found: ApiKey | None = await self._one(None, prefix=prefix)
+        return found
+
+    async def list(self, tenant_id: uuid.UUID) -> list[ApiKey]:
+        t = self.table
+        q = sa.select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.created_at)
+        return await self._all(None, q)
+
+
+class SqlaNoteStore(SqlaStore):
+    table = tables.notes
+    entity = Note
+
+    async def add(self, note: Note) -> None:
+        await self._insert(note)
+
+    async def for_conversation(
+        self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
+    ) -> list[Note]:
+        t = self.table
+        q = (
+            sa.select(t)
+            .where(t.c.tenant_id == tenant_id, t.c.conversation_id == conversation_id)
+            .order_by(t.c.created_at, sa.cast(t.c.id, sa.Text))
+        )
+        return await self._all(tenant_id, q)

@@ -1,0 +1,56 @@
+"""A token bucket in Redis shared by every worker process (GCRA in one Lua script).
+
+One ``EVALSHA`` reserves the caller's slot and tells it how long to sleep, so callers
+never poll and N workers in any number of processes together stay within the rate.
+The time is Redis's own (``TIME``), so worker hosts' clocks do not matter. The
+arithmetic is ``whatsapp_core.jobs.pacing_slot``'s; the key expires once idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from whatsapp_core.errors import UpstreamUnavailable
+
+# KEYS[1] bucket; ARGV[1] interval = 1/rate (s); ARGV[2] burst (tokens).
+# Returns the wait in seconds as a string (a Lua number would come back truncated).
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local wait = tat - (burst - 1) * interval - now
+if wait < 0 then wait = 0 end
+local new_tat = tat + interval
+local ttl_ms = math.ceil((new_tat - now + burst * interval) * 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%.6f', new_tat), 'PX', ttl_ms)
+return string.format('%.6f', wait)
+"""
+
+
+class RedisRateLimiter:
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "wa:pace:", burst: int = 1) -> None:
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self._client = client
+        self._prefix = prefix
+        self._burst = burst
+        self._script = client.register_script(_GCRA)  # EVALSHA, loading it on NOSCRIPT
+
+    async def acquire(self, key: str, rate_per_second: float) -> None:
+        if rate_per_second <= 0:
+            raise ValueError("rate_per_second must be positive")
+        try:
+            answer = await self._script(
+                keys=[self._prefix + key], args=[repr(1.0 / rate_per_second), self._burst]
+            )
+        except (RedisError, OSError) as exc:
+            raise UpstreamUnavailable(f"rate limiter unavailable: {exc}") from exc
+        wait = float(answer.decode() if isinstance(answer, bytes) else answer)
+        if wait > 0:
+            await asyncio.sleep(wait)

@@ -1,0 +1,1 @@
+"""Password hashing (argon2) and session tokens (JWT)."""

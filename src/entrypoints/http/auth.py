@@ -1,0 +1,62 @@
+"""Who is calling: a bearer access token, a tenant API key, or the session cookie.
+
+Cookie sessions must echo the CSRF cookie in ``X-CSRF-Token`` on every mutation
+(double submit); bearer tokens and API keys are not sent by browsers on their own,
+so they need no CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency
+
+from adapters.security.tokens import JwtTokenIssuer
+from entrypoints.bootstrap import Runtime
+from whatsapp_core.domain.model import Principal
+from whatsapp_core.errors import Forbidden, Unauthenticated
+from whatsapp_core.services.accounts import authenticate_api_key
+
+ACCESS_COOKIE = "wa_access"
+CSRF_COOKIE = "wa_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def provide_principal(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Principal:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credential:
+        if credential.startswith("wak_"):
+            return await authenticate_api_key(runtime.services, credential.strip())
+        return _tokens(runtime).principal(credential.strip())
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return await authenticate_api_key(runtime.services, api_key.strip())
+    cookie = request.cookies.get(ACCESS_COOKIE)
+    if cookie:
+        principal = _tokens(runtime).principal(cookie)
+        if request.method not in SAFE_METHODS:
+            _check_csrf(request)
+        return principal
+    raise Unauthenticated("sign in first (send a bearer token, an API key or the session cookie)")
+
+
+def _tokens(runtime: Runtime) -> JwtTokenIssuer:
+    if runtime.tokens is None:
+        raise Unauthenticated("the server is still starting")
+    return runtime.tokens
+
+
+def _check_csrf(request: Request[Any, Any, Any]) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), header.encode()):
+        raise Forbidden(
+            "missing or wrong X-CSRF-Token header (copy it from the wa_csrf cookie)",
+            code="csrf_failed",
+        )

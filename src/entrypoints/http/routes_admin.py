@@ -1,0 +1,204 @@
+"""Templates, users, API keys, audit log, and the automation send endpoint."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from entrypoints.bootstrap import Runtime
+from entrypoints.http.schemas import (
+    ApiKeyIn,
+    ApiKeyOut,
+    AuditOut,
+    ButtonIn,
+    MessageOut,
+    SendTemplateIn,
+    TemplateEditIn,
+    TemplateIn,
+    TemplateOut,
+    UserIn,
+    UserOut,
+)
+from whatsapp_core.domain.identity import CustomerIdentity, normalize_phone, validate_bsuid
+from whatsapp_core.domain.model import Principal
+from whatsapp_core.errors import InvalidInput, UpstreamUnavailable
+from whatsapp_core.policies.templates import TemplateButton, TemplateComponents
+from whatsapp_core.services import accounts, templates
+from whatsapp_core.services.outbound import send_template
+
+
+def _components(
+    body: str, header_text: str | None, footer: str | None, buttons: list[ButtonIn]
+) -> TemplateComponents:
+    return TemplateComponents(
+        body=body,
+        header_text=header_text,
+        footer=footer,
+        buttons=tuple(
+            TemplateButton(type=b.type, text=b.text, url=b.url, phone_number=b.phone_number)
+            for b in buttons
+        ),
+    )
+
+
+class TemplateController(Controller):
+    path = "/api/templates"
+    tags = ("templates",)
+
+    @get()
+    async def list_(
+        self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
+    ) -> list[TemplateOut]:
+        return [
+            TemplateOut.of(t) for t in await templates.list_templates(runtime.services, principal)
+        ]
+
+    @post(status_code=201)
+    async def create(
+        self,
+        data: JSONBody[TemplateIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> TemplateOut:
+        template = await templates.create_template(
+            runtime.services, principal, name=data.name, language=data.language,
+            category=_category(data.category),
+            components=_components(data.body, data.header_text, data.footer, data.buttons),
+        )  # fmt: skip
+        return TemplateOut.of(template)
+
+    @patch("/{template_id:uuid}")
+    async def edit(
+        self,
+        template_id: FromPath[uuid.UUID],
+        data: JSONBody[TemplateEditIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> TemplateOut:
+        template = await templates.edit_template(
+            runtime.services, principal, template_id,
+            components=_components(data.body, data.header_text, data.footer, data.buttons),
+            category=_category(data.category) if data.category else None,
+        )  # fmt: skip
+        return TemplateOut.of(template)
+
+    @post("/{template_id:uuid}/submit", status_code=200, summary="Send to Meta for review")
+    async def submit(
+        self,
+        template_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> TemplateOut:
+        if runtime.gateway is None:
+            raise UpstreamUnavailable("no WhatsApp gateway is configured on this server")
+        return TemplateOut.of(
+            await templates.submit_template(
+                runtime.services, runtime.gateway, principal, template_id
+            )
+        )
+
+
+def _category(value: str) -> str:
+    upper = value.upper()
+    if upper not in ("MARKETING", "UTILITY", "AUTHENTICATION"):
+        raise InvalidInput(
+            "category must be MARKETING, UTILITY or AUTHENTICATION", field="category"
+        )
+    return upper
+
+
+class AdminController(Controller):
+    path = "/api"
+    tags = ("admin",)
+
+    @get("/users")
+    async def users(
+        self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
+    ) -> list[UserOut]:
+        return [UserOut.of(u) for u in await accounts.list_users(runtime.services, principal)]
+
+    @post("/users", status_code=201)
+    async def create_user(
+        self,
+        data: JSONBody[UserIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> UserOut:
+        user = await accounts.create_user(
+            runtime.services, runtime.hasher, principal, email=data.email, name=data.name,
+            role=data.role, password=data.password,
+        )  # fmt: skip
+        return UserOut.of(user)
+
+    @get("/api-keys")
+    async def api_keys(
+        self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
+    ) -> list[ApiKeyOut]:
+        return [ApiKeyOut.of(k) for k in await accounts.list_api_keys(runtime.services, principal)]
+
+    @post("/api-keys", status_code=201, summary="Create an API key (the token is shown once)")
+    async def create_api_key(
+        self,
+        data: JSONBody[ApiKeyIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> ApiKeyOut:
+        key, token = await accounts.create_api_key(runtime.services, principal, data.name)
+        return ApiKeyOut.of(key, token)
+
+    @delete("/api-keys/{key_id:uuid}", status_code=200)
+    async def revoke_api_key(
+        self,
+        key_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> ApiKeyOut:
+        return ApiKeyOut.of(await accounts.revoke_api_key(runtime.services, principal, key_id))
+
+    @get("/audit")
+    async def audit(
+        self,
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        limit: FromQuery[int] = 100,
+    ) -> list[AuditOut]:
+        entries = await accounts.list_audit(runtime.services, principal, limit=limit)
+        return [
+            AuditOut(
+                id=e.id,
+                actor=e.actor,
+                action=e.action,
+                entity_type=e.entity_type,
+                entity_id=e.entity_id,
+                at=e.at,
+                before=e.before,
+                after=e.after,
+                correlation_id=e.correlation_id,
+            )
+            for e in entries
+        ]
+
+    @post("/messages/send-template", status_code=202, summary="Send an approved template")
+    async def send_template(
+        self,
+        data: JSONBody[SendTemplateIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> MessageOut:
+        to = None
+        if data.to is not None:
+            if not data.to.phone and not data.to.bsuid:
+                raise InvalidInput("to needs a phone or a bsuid", field="to")
+            to = CustomerIdentity(
+                wa_id=normalize_phone(data.to.phone) if data.to.phone else None,
+                bsuid=validate_bsuid(data.to.bsuid, "to.bsuid") if data.to.bsuid else None,
+            )
+        message = await send_template(
+            runtime.services, principal, name=data.name, language=data.language,
+            body_params=data.body_params, header_params=data.header_params,
+            conversation_id=data.conversation_id, to=to,
+        )  # fmt: skip
+        return MessageOut.of(message)

@@ -1,0 +1,110 @@
+"""Sign-up, sign-in, sign-out, me, password."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from entrypoints.bootstrap import Runtime
+from entrypoints.http.auth import ACCESS_COOKIE, CSRF_COOKIE
+from entrypoints.http.schemas import LoginIn, PasswordIn, RegisterIn, SessionOut, UserOut
+from whatsapp_core.domain.accounts import User
+from whatsapp_core.domain.model import Principal
+from whatsapp_core.services import accounts
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ("auth",)
+
+    @post("/register", status_code=201, summary="Create a tenant and its first admin")
+    async def register(
+        self, data: JSONBody[RegisterIn], runtime: NamedDependency[Runtime]
+    ) -> Response[Any]:
+        _, admin = await accounts.register_tenant(
+            runtime.services,
+            runtime.hasher,
+            slug=data.tenant_slug,
+            name=data.tenant_name,
+            admin_email=data.email,
+            admin_name=data.name,
+            admin_password=data.password,
+            waba_id=data.waba_id,
+            phone_number_id=data.phone_number_id,
+            display_phone_number=data.display_phone_number,
+        )
+        return _session(runtime, admin, status=201)
+
+    @post("/login", status_code=200, summary="Sign in; sets the session cookies")
+    async def login(
+        self, data: JSONBody[LoginIn], runtime: NamedDependency[Runtime]
+    ) -> Response[Any]:
+        user = await accounts.authenticate(
+            runtime.services, runtime.hasher, data.email, data.password
+        )
+        return _session(runtime, user, status=200)
+
+    @post("/logout", status_code=204, summary="Sign out (clears the session cookies)")
+    async def logout(self) -> Response[None]:
+        return Response(
+            None,
+            status_code=204,
+            cookies=[
+                Cookie(key=ACCESS_COOKIE, value="", max_age=0, path="/"),
+                Cookie(key=CSRF_COOKIE, value="", max_age=0, path="/"),
+            ],
+        )
+
+    @get("/me", summary="The signed-in user")
+    async def me(
+        self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
+    ) -> UserOut:
+        async with runtime.uow() as uow:
+            assert principal.user_id is not None
+            return UserOut.of(await uow.users.get(principal.tenant_id, principal.user_id))
+
+    @post("/password", status_code=204, summary="Change my password")
+    async def password(
+        self,
+        data: JSONBody[PasswordIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> None:
+        await accounts.change_password(
+            runtime.services, runtime.hasher, principal, data.current_password, data.new_password
+        )
+
+
+def _session(runtime: Runtime, user: User, *, status: int) -> Response[Any]:
+    assert runtime.tokens is not None
+    principal = Principal(tenant_id=user.tenant_id, role=user.role, user_id=user.id)
+    token = runtime.tokens.issue(principal, runtime.clock.now())
+    csrf = secrets.token_urlsafe(24)
+    ttl = int(runtime.tokens.ttl.total_seconds())
+    secure = runtime.settings.profile == "production"
+    body = SessionOut(
+        access_token=token,
+        token_type="bearer",  # noqa: S106 (the OAuth token type, not a secret)
+        expires_in=ttl,
+        csrf_token=csrf,
+        user=UserOut.of(user),
+    )
+    return Response(
+        body,
+        status_code=status,
+        cookies=[
+            Cookie(
+                key=ACCESS_COOKIE, value=token, max_age=ttl, httponly=True, secure=secure,
+                samesite="strict", path="/",
+            ),
+            Cookie(
+                key=CSRF_COOKIE, value=csrf, max_age=ttl, httponly=False, secure=secure,
+                samesite="strict", path="/",
+            ),
+        ],
+    )  # fmt: skip

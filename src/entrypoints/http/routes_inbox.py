@@ -1,0 +1,141 @@
+"""The inbox: conversations, threads, replies, assignment, notes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from entrypoints.bootstrap import Runtime
+from entrypoints.http.schemas import (
+    AssignIn,
+    ConversationOut,
+    MessageOut,
+    NoteIn,
+    NoteOut,
+    ReplyIn,
+    ThreadOut,
+)
+from whatsapp_core.domain.model import ConversationStatus, Principal
+from whatsapp_core.services import conversations as conv
+from whatsapp_core.services.accounts import add_note, list_notes
+from whatsapp_core.services.outbound import send_reply
+
+
+class InboxController(Controller):
+    path = "/api/conversations"
+    tags = ("inbox",)
+
+    @get(summary="Conversations, most recent activity first (cursor: before)")
+    async def list_(
+        self,
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        status: FromQuery[ConversationStatus | None] = None,
+        assignee_id: FromQuery[uuid.UUID | None] = None,
+        before: FromQuery[datetime | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> list[ConversationOut]:
+        views = await conv.list_conversations(
+            runtime.services, principal, status=status, assignee_id=assignee_id,
+            before=before, limit=limit,
+        )  # fmt: skip
+        return [ConversationOut.of(v) for v in views]
+
+    @get("/{conversation_id:uuid}", summary="A conversation and its messages, newest first")
+    async def thread(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        before: FromQuery[datetime | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> ThreadOut:
+        view, messages = await conv.get_thread(
+            runtime.services, principal, conversation_id, before=before, limit=limit
+        )
+        return ThreadOut(
+            conversation=ConversationOut.of(view),
+            messages=[MessageOut.of(m) for m in messages],
+            next_before=messages[-1].created_at
+            if len(messages) == max(1, min(limit, 200))
+            else None,
+        )
+
+    @post("/{conversation_id:uuid}/messages", status_code=202, summary="Reply (24 h window)")
+    async def reply(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        data: JSONBody[ReplyIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> MessageOut:
+        message = await send_reply(
+            runtime.services, principal, conversation_id, data.text,
+            reply_to_wamid=data.reply_to_wamid,
+        )  # fmt: skip
+        return MessageOut.of(message)
+
+    @post("/{conversation_id:uuid}/assign", status_code=200)
+    async def assign(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        data: JSONBody[AssignIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> dict[str, str | None]:
+        c = await conv.assign(runtime.services, principal, conversation_id, data.assignee_id)
+        return {"assignee_id": str(c.assignee_id) if c.assignee_id else None}
+
+    @post("/{conversation_id:uuid}/resolve", status_code=200)
+    async def resolve(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> dict[str, str]:
+        c = await conv.resolve(runtime.services, principal, conversation_id)
+        return {"status": c.status.value}
+
+    @post("/{conversation_id:uuid}/reopen", status_code=200)
+    async def reopen(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> dict[str, str]:
+        c = await conv.reopen(runtime.services, principal, conversation_id)
+        return {"status": c.status.value}
+
+    @post("/{conversation_id:uuid}/read", status_code=200)
+    async def mark_read(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> dict[str, int]:
+        c = await conv.mark_read(runtime.services, principal, conversation_id)
+        return {"unread_count": c.unread_count}
+
+    @get("/{conversation_id:uuid}/notes")
+    async def notes(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> list[NoteOut]:
+        found = await list_notes(runtime.services, principal, conversation_id)
+        return [NoteOut.of(n) for n in found]
+
+    @post("/{conversation_id:uuid}/notes", status_code=201)
+    async def add_note(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        data: JSONBody[NoteIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> NoteOut:
+        return NoteOut.of(await add_note(runtime.services, principal, conversation_id, data.body))

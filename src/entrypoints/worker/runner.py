@@ -1,0 +1,267 @@
+"""The worker: claim due outbox jobs, run each kind's handler, record what happened.
+
+The outbox table is the queue (no broker in between): a job becomes visible to workers
+when the use case's transaction commits, and stays in the table until it is done or
+dead, so nothing is lost if a worker, Redis or the network fails in between.
+
+One ``Worker`` keeps at most ``concurrency`` jobs in flight and claims only as many
+as it has free slots, so claimed jobs do not wait (lease ticking) behind others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from entrypoints.worker.handlers import JobHandler, ServicesFactory, default_handlers
+from whatsapp_core.errors import DomainError, UpstreamUnavailable
+from whatsapp_core.jobs import (
+    JOB_KINDS,
+    NO_HANDLER,
+    JobRecord,
+    OutboxRelay,
+    RateLimiter,
+    RetryAction,
+    RetryPolicy,
+    describe_error,
+)
+from whatsapp_core.ports import Clock, WhatsAppGateway
+
+if TYPE_CHECKING:
+    from entrypoints.bootstrap import Runtime
+
+log = structlog.get_logger("worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        relay: OutboxRelay,
+        limiter: RateLimiter,
+        gateway: WhatsAppGateway,
+        services: ServicesFactory,
+        clock: Clock,
+        policy: RetryPolicy | None = None,
+        handlers: Mapping[str, JobHandler] | None = None,
+        concurrency: int = 16,
+        lease: timedelta = timedelta(seconds=60),
+        poll_interval: float = 0.25,
+        stop_grace: float = 30.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.relay = relay
+        self.policy = policy or RetryPolicy()
+        self.handlers: dict[str, JobHandler] = {
+            **default_handlers(services, gateway, limiter),
+            **(handlers or {}),
+        }
+        self.clock = clock
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.stop_grace = stop_grace
+        self.stats: Counter[str] = Counter()
+        self._stopping = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    # -- running -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Claim and handle jobs until ``stop()``; then finish what is in flight (up to
+        ``stop_grace`` seconds; jobs cut off then come back when their lease expires).
+        A stopped worker stays stopped: ``stop()`` before ``run()`` makes it return at once."""
+        log.info("worker.started", concurrency=self.concurrency)
+        try:
+            while not self._stopping.is_set():
+                free = self.concurrency - len(self._in_flight)
+                if free <= 0:
+                    await asyncio.wait(
+                        self._in_flight,
+                        timeout=self.poll_interval,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    continue
+                jobs = await self._claim(free)
+                for job in jobs:
+                    self._spawn(job)
+                if len(jobs) < free:  # nothing more is due right now
+                    await self._pause(self.poll_interval)
+        finally:
+            await self._finish_in_flight()
+            log.info("worker.stopped", **self.stats)
+
+    def stop(self) -> None:
+        """Stop claiming; ``run()`` returns once in-flight jobs have finished."""
+        self._stopping.set()
+
+    async def run_once(self, limit: int | None = None) -> int:
+        """Claim one batch, handle it completely; the number of jobs handled."""
+        jobs = await self._claim(limit or self.concurrency)
+        await asyncio.gather(*(self.handle(job) for job in jobs))
+        return len(jobs)
+
+    async def drain(self) -> int:
+        """Handle jobs until none is due; the number handled."""
+        total = 0
+        while handled := await self.run_once():
+            total += handled
+        return total
+
+    def _spawn(self, job: JobRecord) -> None:
+        task = asyncio.create_task(self.handle(job), name=f"job:{job.kind}:{job.id}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _claim(self, limit: int) -> list[JobRecord]:
+        try:
+            jobs = await self.relay.claim(limit, now=self.clock.now(), lease=self.lease)
+        except UpstreamUnavailable as exc:
+            log.warning("worker.claim_failed", error=str(exc))
+            await self._pause(max(self.poll_interval, 1.0))
+            return []
+        self.stats["claimed"] += len(jobs)
+        return jobs
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _finish_in_flight(self) -> None:
+        if not self._in_flight:
+            return
+        _, late = await asyncio.wait(set(self._in_flight), timeout=self.stop_grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+    # -- one job ---------------------------------------------------------------------
+
+    async def handle(self, job: JobRecord) -> None:
+        """Run one claimed job and record its result. Never raises (but cancellation)."""
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=job.correlation_id,
+            job_id=str(job.id),
+            job_kind=job.kind,
+            tenant_id=str(job.tenant_id),
+            attempt=job.attempts,
+        ):
+            try:
+                await self._handle(job)
+            except DomainError as exc:
+                # The relay could not record the result: the lease expires and the job
+                # runs again, which its handler's idempotency makes harmless.
+                self.stats["unrecorded"] += 1
+                log.error("job.unrecorded", error=describe_error(exc))
+
+    async def _handle(self, job: JobRecord) -> None:
+        if job.attempts > self.policy.max_attempts:
+            # Only leases that expired get here: a worker died mid-job every time.
+            await self._dead(
+                job,
+                f"gave up after {job.attempts - 1} attempts whose worker stopped "
+                f"mid-job (lease expired); last error: {job.last_error or 'none'}",
+            )
+            return
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            if job.kind in JOB_KINDS:
+                await self._done(job, NO_HANDLER)
+                log.warning("job.no_handler")
+            else:
+                await self._dead(job, f"unknown job kind {job.kind!r}")
+            return
+        try:
+            outcome = await handler(job)
+        except Exception as exc:  # recorded on the job and decided on by the policy
+            await self._failed(job, exc)
+        else:
+            await self._done(job, outcome)
+
+    async def _failed(self, job: JobRecord, exc: Exception) -> None:
+        decision = self.policy.decide(job.attempts, exc)
+        now = self.clock.now()
+        if decision.action is RetryAction.RETRY:
+            self.stats["retried"] += 1
+            log.warning("job.retry", delay=round(decision.delay, 3), error=decision.reason)
+            await self.relay.schedule_retry(
+                job, at=now + timedelta(seconds=decision.delay), error=decision.reason
+            )
+        elif decision.action is RetryAction.DONE:
+            await self._done(job, f"failed: {decision.reason}")
+        else:
+            await self._dead(job, decision.reason)
+
+    async def _done(self, job: JobRecord, outcome: str) -> None:
+        self.stats["done"] += 1
+        if not await self.relay.mark_done(job, now=self.clock.now(), outcome=outcome):
+            log.warning("job.lease_lost", outcome=outcome)
+        else:
+            log.debug("job.done", outcome=outcome)
+
+    async def _dead(self, job: JobRecord, error: str) -> None:
+        self.stats["dead"] += 1
+        log.error("job.dead", error=error)
+        await self.relay.mark_dead(job, now=self.clock.now(), error=error)
+
+
+def build_worker(runtime: Runtime, gateway: WhatsAppGateway, **options: Any) -> Worker:
+    """A worker over the runtime's database, for its profile (call after ``start()``).
+
+    - memory: relay over the memory database, in-process token bucket;
+    - embedded: PostgreSQL relay, in-process token bucket (one process runs everything);
+    - production: PostgreSQL relay, Redis token bucket shared by every worker process.
+
+    Connections it opens (a small engine for the relay, a Redis client) close with the
+    runtime. ``options`` go to ``Worker`` (concurrency, lease, policy, handlers...).
+    """
+    if not runtime.started:
+        raise RuntimeError("runtime not started: await runtime.start() first")
+    profile = runtime.settings.profile
+    relay: OutboxRelay
+    if profile == "memory":
+        from adapters.memory.jobs import MemoryOutboxRelay
+        from adapters.memory.uow import MemoryUnitOfWorkFactory
+
+        uow = runtime.uow
+        if not isinstance(uow, MemoryUnitOfWorkFactory):
+            raise RuntimeError("the memory profile needs the memory unit of work")
+        relay = MemoryOutboxRelay(uow.db)
+    else:
+        from adapters.postgres.engine import create_engine
+        from adapters.postgres.outbox import SqlaOutboxRelay
+
+        if runtime.database_url is None:
+            raise RuntimeError("the runtime has no database")
+        engine = create_engine(runtime.database_url, pool_size=2)
+        runtime.on_stop(engine.dispose)
+        relay = SqlaOutboxRelay(engine)
+    limiter: RateLimiter
+    if profile == "production":
+        from redis import asyncio as aioredis
+
+        from adapters.redis.rate_limit import RedisRateLimiter
+
+        assert runtime.settings.redis_url is not None  # settings require it in production
+        client = aioredis.from_url(runtime.settings.redis_url, socket_connect_timeout=3)
+        runtime.on_stop(client.aclose)
+        limiter = RedisRateLimiter(client)
+    else:
+        from adapters.memory.jobs import MemoryRateLimiter
+
+        limiter = MemoryRateLimiter()
+    return Worker(
+        relay=relay,
+        limiter=limiter,
+        gateway=gateway,
+        services=lambda: runtime.services,
+        clock=runtime.clock,
+        **options,
+    )

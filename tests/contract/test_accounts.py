@@ -1,0 +1,94 @@
+"""User, API key and note stores: the same behaviour on memory and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from msgspec.structs import replace
+
+from tests.contract.test_stores import saved_contact_and_conversation, tenant
+from whatsapp_core.domain.accounts import ApiKey, Note, User
+from whatsapp_core.errors import Conflict, NotFound
+from whatsapp_core.policies.access import Role
+from whatsapp_core.ports import UnitOfWorkFactory
+
+pytestmark = pytest.mark.contract
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def user(tenant_id: uuid.UUID, email: str, role: Role = Role.AGENT) -> User:
+    return User(
+        id=uuid.uuid4(), tenant_id=tenant_id, email=email, name=email.split("@")[0], role=role,
+        password_hash="$argon2id$fake", created_at=T0,
+    )  # fmt: skip
+
+
+async def test_users_are_found_by_email_across_tenants_but_listed_per_tenant(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    acme, beta = await tenant(uow_factory), await tenant(uow_factory, "beta")
+    ann, bob = user(acme.id, "ann@acme.test", Role.ADMIN), user(beta.id, "bob@beta.test")
+    async with uow_factory() as uow:
+        await uow.users.add(ann)
+        await uow.users.add(bob)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.users.by_email("bob@beta.test") == bob
+        assert await uow.users.list(acme.id) == [ann]
+        with pytest.raises(NotFound):
+            await uow.users.get(acme.id, bob.id)
+        with pytest.raises(Conflict):
+            await uow.users.add(user(acme.id, "bob@beta.test"))
+    async with uow_factory() as uow:
+        await uow.users.update(replace(ann, active=False))
+        with pytest.raises(NotFound):
+            await uow.users.update(replace(bob, tenant_id=acme.id))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert (await uow.users.get(acme.id, ann.id)).active is False
+
+
+async def test_api_keys_by_prefix_and_revocation(uow_factory: UnitOfWorkFactory) -> None:
+    acme = await tenant(uow_factory)
+    key = ApiKey(
+        id=uuid.uuid4(), tenant_id=acme.id, name="n8n", prefix="a1b2c3", secret_hash="x" * 64,
+        created_at=T0,
+    )  # fmt: skip
+    async with uow_factory() as uow:
+        await uow.api_keys.add(key)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.api_keys.by_prefix("a1b2c3") == key
+        assert await uow.api_keys.by_prefix("zzz") is None
+        await uow.api_keys.update(replace(key, revoked_at=T0 + timedelta(days=1)))
+        await uow.commit()
+    async with uow_factory() as uow:
+        (listed,) = await uow.api_keys.list(acme.id)
+        assert listed.revoked_at == T0 + timedelta(days=1)
+
+
+async def test_notes_belong_to_their_conversation_and_tenant(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    acme, beta = await tenant(uow_factory), await tenant(uow_factory, "beta")
+    _, conversation = await saved_contact_and_conversation(uow_factory, acme)
+    notes = [
+        Note(
+            id=uuid.uuid4(),
+            tenant_id=acme.id,
+            conversation_id=conversation.id,
+            author_id=None,
+            body=f"note {i}",
+            created_at=T0 + timedelta(minutes=i),
+        )
+        for i in range(2)
+    ]
+    async with uow_factory() as uow:
+        for note in reversed(notes):
+            await uow.notes.add(note)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.notes.for_conversation(acme.id, conversation.id) == notes
+        assert await uow.notes.for_conversation(beta.id, conversation.id) == []

@@ -1,0 +1,153 @@
+"""Row-level security, the second wall: raw SQL that forgets its tenant filter still only
+sees (and may only write) the rows of the tenant the transaction is scoped to."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.postgres.engine import create_engine, translated_errors
+from adapters.postgres.uow import SqlaUnitOfWorkFactory
+from tests.support.databases import fresh_database
+from whatsapp_core.domain.model import Contact, Conversation, Direction, Message
+from whatsapp_core.domain.tenants import Tenant, new_tenant
+from whatsapp_core.errors import Forbidden
+
+pytestmark = pytest.mark.contract
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+COUNT_MESSAGES = sa.text("SELECT count(*) FROM messages")
+
+
+@pytest.fixture(params=["embedded_pg", "machine_pg"])
+async def engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    admin_url = request.getfixturevalue(request.param)
+    async with fresh_database(admin_url) as url:
+        engine = create_engine(url, pool_size=2)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture
+def uow_factory(engine: AsyncEngine) -> SqlaUnitOfWorkFactory:
+    """The default: every transaction runs as ``wa_app`` although tests log in as a
+    superuser, who would otherwise bypass row-level security."""
+    return SqlaUnitOfWorkFactory(engine)
+
+
+async def seed(uow_factory: SqlaUnitOfWorkFactory, slug: str, messages: int) -> Tenant:
+    """A tenant with one contact, one conversation and ``messages`` messages."""
+    t = new_tenant(tenant_id=uuid.uuid4(), slug=slug, name=slug)
+    contact = Contact(id=uuid.uuid4(), tenant_id=t.id, name=slug, created_at=T0, updated_at=T0)
+    conv = Conversation(
+        id=uuid.uuid4(), tenant_id=t.id, contact_id=contact.id, last_message_at=T0, created_at=T0
+    )
+    async with uow_factory() as uow:
+        await uow.tenants.add(t)
+        await uow.contacts.add(contact)
+        await uow.conversations.add(conv)
+        for i in range(messages):
+            await uow.messages.add(
+                Message(
+                    id=uuid.uuid4(),
+                    tenant_id=t.id,
+                    conversation_id=conv.id,
+                    contact_id=contact.id,
+                    direction=Direction.INBOUND,
+                    type="text",
+                    text=f"{slug} {i}",
+                    wamid=f"wamid.{slug}.{i}",
+                    created_at=T0,
+                )
+            )
+        await uow.commit()
+    return t
+
+
+async def test_unfiltered_select_sees_only_the_scoped_tenant(
+    uow_factory: SqlaUnitOfWorkFactory,
+) -> None:
+    a, b = await seed(uow_factory, "alpha", 3), await seed(uow_factory, "beta", 2)
+    async with uow_factory() as uow:
+        await uow.scope_to(a.id)
+        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 3
+        tenants = await uow.connection.execute(sa.text("SELECT DISTINCT tenant_id FROM messages"))
+        assert tenants.scalars().all() == [a.id]
+        # A store call for another tenant switches the scope; raw SQL follows it.
+        assert await uow.contacts.search(b.id) != []
+        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 2
+        await uow.conversations.list(a.id)
+        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 3
+
+
+async def test_without_a_scope_no_tenant_row_is_visible(
+    uow_factory: SqlaUnitOfWorkFactory,
+) -> None:
+    a = await seed(uow_factory, "alpha", 3)
+    async with uow_factory() as uow:
+        for table in ("messages", "conversations", "contacts", "outbox", "audit_log"):
+            count = await uow.connection.execute(sa.text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+            assert count.scalar_one() == 0, table
+        # The tenants table is no tenant's: webhooks find their tenant before any scope.
+        assert await uow.tenants.by_phone_number_id("none") is None
+        assert [t.id for t in await uow.tenants.list()] == [a.id]
+
+
+async def test_a_row_for_another_tenant_is_refused_as_a_domain_error(
+    uow_factory: SqlaUnitOfWorkFactory,
+) -> None:
+    a, b = await seed(uow_factory, "alpha", 1), await seed(uow_factory, "beta", 1)
+    insert_for_b = sa.text(
+        "INSERT INTO contacts (id, tenant_id, name, created_at, updated_at)"
+        " VALUES (:id, :tenant_id, 'intruder', now(), now())"
+    )
+    async with uow_factory() as uow:
+        await uow.scope_to(a.id)
+        with pytest.raises(Forbidden, match="row-level security"):
+            async with translated_errors():
+                await uow.connection.execute(insert_for_b, {"id": uuid.uuid4(), "tenant_id": b.id})
+    async with uow_factory() as uow:
+        await uow.scope_to(a.id)
+        move_to_b = sa.text("UPDATE contacts SET tenant_id = :b")
+        with pytest.raises(Forbidden, match="row-level security"):
+            async with translated_errors():
+                await uow.connection.execute(move_to_b, {"b": b.id})
+    async with uow_factory() as uow:
+        assert [c.name for c in await uow.contacts.search(b.id)] == ["beta"]
+        assert [c.name for c in await uow.contacts.search(a.id)] == ["alpha"]
+
+
+async def test_work_after_a_commit_stays_behind_the_wall(
+    uow_factory: SqlaUnitOfWorkFactory,
+) -> None:
+    a, b = await seed(uow_factory, "alpha", 3), await seed(uow_factory, "beta", 2)
+    async with uow_factory() as uow:
+        await uow.scope_to(a.id)
+        await uow.commit()
+        # A new transaction: role and scope are set again by the next store call.
+        assert await uow.conversations.list(b.id) != []
+        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 2
+        await uow.contacts.add(
+            Contact(id=uuid.uuid4(), tenant_id=a.id, name="later", created_at=T0, updated_at=T0)
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert len(await uow.contacts.search(a.id)) == 2
+
+
+async def test_the_wall_can_be_lowered_only_on_purpose(
+    uow_factory: SqlaUnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    """``enforce_rls=False`` with a superuser login (as in these tests) reads everything:
+    the way a cross-tenant job like a report does it, never the request path."""
+    await seed(uow_factory, "alpha", 3)
+    await seed(uow_factory, "beta", 2)
+    unguarded = SqlaUnitOfWorkFactory(engine, enforce_rls=False)
+    async with unguarded() as uow:
+        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 5

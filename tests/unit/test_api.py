@@ -1,0 +1,285 @@
+"""The REST API on the memory profile: auth, inbox, templates, automation, refusals."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from adapters.meta import sign
+from adapters.security.passwords import Argon2PasswordHasher
+from entrypoints.bootstrap import Runtime, build_runtime
+from entrypoints.http.app import create_app
+from entrypoints.settings import load_settings
+from tests.unit.meta.payloads import (
+    ANA_BSUID,
+    ANA_PHONE,
+    PNID,
+    WABA,
+    body_of,
+    envelope,
+    messages_value,
+    text_message,
+)
+
+pytestmark = pytest.mark.unit
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:  # type: ignore[type-arg]
+    runtime = build_runtime(load_settings({"WA_PROFILE": "memory"}))
+    runtime.hasher = Argon2PasswordHasher(time_cost=1, memory_cost=1024)
+    with TestClient(app=create_app(runtime)) as test_client:
+        test_client.app.state.runtime = runtime
+        yield test_client
+
+
+def rt(client: TestClient) -> Runtime:  # type: ignore[type-arg]
+    runtime: Runtime = client.app.state.runtime
+    return runtime
+
+
+def register(client: TestClient, slug: str = "acme", pnid: str = PNID) -> dict[str, Any]:  # type: ignore[type-arg]
+    response = client.post(
+        "/api/auth/register",
+        json={
+            "tenant_slug": slug, "tenant_name": slug.title(), "email": f"admin@{slug}.test",
+            "name": "Admin", "password": PASSWORD, "waba_id": WABA, "phone_number_id": pnid,
+        },
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    client.cookies.clear()
+    return body
+
+
+def bearer(session: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {session['access_token']}"}
+
+
+def fresh_text(text: str = "Where is my order?") -> bytes:
+    """A customer message sent just now (the fixtures' timestamps are long past)."""
+    contact = {"profile": {"name": "Ana"}, "wa_id": ANA_PHONE, "user_id": ANA_BSUID}
+    message = text_message(
+        id=f"wamid.{uuid.uuid4().hex}", timestamp=str(int(time.time())), text={"body": text}
+    )
+    return envelope(messages_value(message, contacts=[contact]))
+
+
+def inbound(client: TestClient, name: str = "fresh") -> None:  # type: ignore[type-arg]
+    body = fresh_text() if name == "fresh" else body_of(name)
+    headers = {"X-Hub-Signature-256": sign(rt(client).meta_app_secret, body)}
+    assert client.post("/api/webhooks/whatsapp", content=body, headers=headers).status_code == 200
+
+
+def add_user(client: TestClient, admin: dict[str, Any], role: str) -> dict[str, str]:  # type: ignore[type-arg]
+    email = f"{role}@acme.test"
+    created = client.post(
+        "/api/users", headers=bearer(admin),
+        json={"email": email, "name": role, "role": role, "password": PASSWORD},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    login = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    client.cookies.clear()
+    return bearer(login.json())
+
+
+def test_register_login_and_me(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    me = client.get("/api/auth/me", headers=bearer(admin))
+    assert (me.status_code, me.json()["role"]) == (200, "admin")
+    login = client.post("/api/auth/login", json={"email": "ADMIN@acme.test", "password": PASSWORD})
+    assert login.status_code == 200
+    assert "wa_access" in login.cookies
+    assert client.get("/api/auth/me").json()["email"] == "admin@acme.test"  # by cookie
+
+
+@pytest.mark.parametrize(
+    ("email", "password"), [("admin@acme.test", "wrong password!"), ("nobody@acme.test", PASSWORD)]
+)
+def test_bad_credentials_get_one_vague_401(client: TestClient, email: str, password: str) -> None:  # type: ignore[type-arg]
+    register(client)
+    response = client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "wrong email or password"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["garbage", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "forged"],
+)
+def test_bad_tokens_are_refused(client: TestClient, token: str) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    if token == "forged":
+        header, payload, _ = admin["access_token"].split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        claims["role"] = "admin"
+        claims["tid"] = "00000000-0000-0000-0000-000000000000"
+        forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        token = f"{header}.{forged}.{_}"
+    assert (
+        client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    )
+    assert client.get("/api/conversations").status_code == 401
+
+
+def test_cookie_mutations_need_the_csrf_header(client: TestClient) -> None:  # type: ignore[type-arg]
+    register(client)
+    inbound(client)
+    session = client.post(
+        "/api/auth/login", json={"email": "admin@acme.test", "password": PASSWORD}
+    ).json()
+    (conversation,) = client.get("/api/conversations").json()
+    url = f"/api/conversations/{conversation['id']}/messages"
+    refused = client.post(url, json={"text": "hi"})
+    assert (refused.status_code, refused.json()["code"]) == (403, "csrf_failed")
+    accepted = client.post(
+        url, json={"text": "hi"}, headers={"X-CSRF-Token": session["csrf_token"]}
+    )
+    assert accepted.status_code == 202, accepted.text
+
+
+def test_inbound_then_reply_shows_in_the_thread(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    inbound(client)
+    (conversation,) = client.get("/api/conversations", headers=bearer(admin)).json()
+    assert conversation["window_open"] is True
+    assert conversation["unread_count"] == 1
+    reply = client.post(
+        f"/api/conversations/{conversation['id']}/messages", headers=bearer(admin),
+        json={"text": "Your order ships today"},
+    )  # fmt: skip
+    assert (reply.status_code, reply.json()["status"]) == (202, "accepted")
+    thread = client.get(f"/api/conversations/{conversation['id']}", headers=bearer(admin)).json()
+    assert [m["direction"] for m in thread["messages"]] == ["outbound", "inbound"]
+    assert thread["conversation"]["unread_count"] == 0
+
+
+def test_roles_and_tenants_are_enforced(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    inbound(client)
+    viewer = add_user(client, admin, "viewer")
+    (conversation,) = client.get("/api/conversations", headers=viewer).json()
+    url = f"/api/conversations/{conversation['id']}"
+    refused = client.post(f"{url}/messages", headers=viewer, json={"text": "hi"})
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    assert client.get("/api/users", headers=viewer).status_code == 403
+    other = register(client, "beta", pnid="200000000000001")
+    assert client.get(url, headers=bearer(other)).status_code == 404
+    assert client.post(f"{url}/resolve", headers=bearer(other)).status_code == 404
+
+
+def test_outside_the_window_a_reply_is_409_with_the_closing_time(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    inbound(client, "text")  # the fixture's message is from 2025: the window closed long ago
+    (conversation,) = client.get("/api/conversations", headers=bearer(admin)).json()
+    if conversation["window_open"]:
+        pytest.fail("fixture timestamps are expected to be in the past")
+    response = client.post(
+        f"/api/conversations/{conversation['id']}/messages",
+        headers=bearer(admin),
+        json={"text": "hi"},
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert (body["code"], body["closes_at"][:4]) == (
+        "window_closed",
+        conversation["window_closes_at"][:4],
+    )
+
+
+def test_validation_errors_name_the_field(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = client.post("/api/auth/login", json={"email": "a@b.test"})
+    assert response.status_code == 400
+    assert "password" in json.dumps(response.json())
+
+
+def test_templates_and_the_automation_endpoint(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    created = client.post(
+        "/api/templates", headers=bearer(admin),
+        json={"name": "order_update", "language": "en", "category": "utility",
+              "body": "Hi {{1}}, order {{2}} shipped"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    template_id = created.json()["id"]
+    submitted = client.post(f"/api/templates/{template_id}/submit", headers=bearer(admin))
+    assert submitted.json()["status"] == "PENDING"
+    approve = json.dumps(
+        {"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [{
+            "field": "message_template_status_update",
+            "value": {"event": "APPROVED", "message_template_id": 1,
+                      "message_template_name": "order_update", "message_template_language": "en",
+                      "reason": "NONE"}}]}]}
+    ).encode()  # fmt: skip
+    signature = {"X-Hub-Signature-256": sign(rt(client).meta_app_secret, approve)}
+    assert (
+        client.post("/api/webhooks/whatsapp", content=approve, headers=signature).status_code == 200
+    )
+
+    key = client.post("/api/api-keys", headers=bearer(admin), json={"name": "n8n"}).json()
+    send = {
+        "name": "order_update", "language": "en", "to": {"phone": "+49 151 1234 5678"},
+        "body_params": ["Bo", "#7"],
+    }  # fmt: skip
+    sent = client.post(
+        "/api/messages/send-template", headers={"X-API-Key": key["token"]}, json=send
+    )
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["text"] == "Hi Bo, order #7 shipped"
+    wrong = client.post(
+        "/api/messages/send-template", headers={"X-API-Key": key["token"]},
+        json={**send, "body_params": ["only one"]},
+    )  # fmt: skip
+    assert wrong.status_code == 422
+    assert client.get("/api/users", headers={"X-API-Key": key["token"]}).status_code == 403
+    client.delete(f"/api/api-keys/{key['id']}", headers=bearer(admin))
+    revoked = client.post(
+        "/api/messages/send-template", headers={"X-API-Key": key["token"]}, json=send
+    )
+    assert revoked.status_code == 401
+    actions = {e["action"] for e in client.get("/api/audit", headers=bearer(admin)).json()}
+    assert {
+        "template.create",
+        "template.submit",
+        "apikey.create",
+        "apikey.revoke",
+        "message.send",
+    } <= actions
+
+
+def test_the_inbox_websocket_pushes_an_inbound_message(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    with client.websocket_connect(f"/api/ws?token={admin['access_token']}") as socket:
+        inbound(client)
+        kinds = [socket.receive_json(timeout=5)["kind"] for _ in range(3)]
+    assert kinds == ["contact.created", "conversation.opened", "message.created"]
+
+
+def test_the_websocket_refuses_strangers(client: TestClient) -> None:  # type: ignore[type-arg]
+    from litestar.exceptions import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/ws") as socket:
+        socket.receive_text(timeout=2)
+
+
+def test_contacts_csv_import_report_and_export(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    csv_body = b"name,phone,tags,city\nAna,+55 11 99999-9999,vip;lead,SP\nBad,123,,\n"
+    report = client.post("/api/contacts/import", headers=bearer(admin), content=csv_body)
+    assert report.status_code == 200, report.text
+    assert (report.json()["created"], [r["row"] for r in report.json()["rejected"]]) == (1, [2])
+    (ana,) = client.get("/api/contacts", headers=bearer(admin), params={"q": "ana"}).json()
+    assert (ana["wa_id"], ana["attributes"]) == ("5511999999999", {"city": "SP"})
+    exported = client.get("/api/contacts/export", headers=bearer(admin))
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "Ana,5511999999999,,,lead;vip,yes" in exported.text
+    no_header = client.post("/api/contacts/import", headers=bearer(admin), content=b"x,y\n1,2\n")
+    assert no_header.status_code == 422
