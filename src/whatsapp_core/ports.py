@@ -7,6 +7,7 @@ suite (``tests/contract``) as its real adapter.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -68,6 +69,12 @@ class ContactStore(Protocol):
 
     async def by_wa_id(self, tenant_id: uuid.UUID, wa_id: str) -> Contact | None: ...
 
+    async def find_many(
+        self, tenant_id: uuid.UUID, *, bsuids: Sequence[str], wa_ids: Sequence[str]
+    ) -> list[Contact]:
+        """Every contact holding one of these BSUIDs or phones (one round trip)."""
+        ...
+
     async def search(
         self, tenant_id: uuid.UUID, query: str = "", *, limit: int = 50, offset: int = 0
     ) -> list[Contact]: ...
@@ -86,6 +93,14 @@ class ConversationStore(Protocol):
         self, tenant_id: uuid.UUID, contact_id: uuid.UUID
     ) -> Conversation | None: ...
 
+    async def for_contacts(
+        self, tenant_id: uuid.UUID, contact_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Conversation]:
+        """The conversation of each contact that has one, keyed by contact id."""
+        ...
+
+    async def update_many(self, conversations: Sequence[Conversation]) -> None: ...
+
     async def list(
         self,
         tenant_id: uuid.UUID,
@@ -103,6 +118,12 @@ class MessageStore(Protocol):
     async def add(self, message: Message) -> bool:
         """Insert; ``False`` (and no change) when the tenant already has this wamid."""
         ...
+
+    async def add_many(self, messages: Sequence[Message]) -> set[uuid.UUID]:
+        """Insert all; return the ids actually inserted (a known wamid is skipped)."""
+        ...
+
+    async def existing_wamids(self, tenant_id: uuid.UUID, wamids: Sequence[str]) -> set[str]: ...
 
     async def update(self, message: Message) -> None: ...
 

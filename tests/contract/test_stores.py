@@ -269,3 +269,29 @@ async def test_audit_entries_list_newest_first(uow_factory: UnitOfWorkFactory) -
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.audit.list(t.id, limit=2) == entries[::-1][:2]
+
+
+async def test_batch_lookups_and_inserts(uow_factory: UnitOfWorkFactory) -> None:
+    t, other = await tenant(uow_factory), await tenant(uow_factory, "beta")
+    c, conv = await saved_contact_and_conversation(uow_factory, t)
+    first, second = msg(t, conv, wamid="wamid.a"), msg(t, conv, wamid="wamid.b")
+    async with uow_factory() as uow:
+        assert await uow.messages.add_many([first]) == {first.id}
+        await uow.commit()
+    async with uow_factory() as uow:
+        duplicate = replace(first, id=uuid.uuid4())
+        assert await uow.messages.add_many([duplicate, second]) == {second.id}
+        assert await uow.messages.existing_wamids(t.id, ["wamid.a", "wamid.b", "x"]) == {
+            "wamid.a",
+            "wamid.b",
+        }
+        assert await uow.messages.existing_wamids(other.id, ["wamid.a"]) == set()
+        found = await uow.contacts.find_many(t.id, bsuids=["US.1", "US.9"], wa_ids=["1"])
+        assert found == [c]
+        assert await uow.contacts.find_many(other.id, bsuids=["US.1"], wa_ids=[]) == []
+        assert await uow.conversations.for_contacts(t.id, [c.id, uuid.uuid4()]) == {c.id: conv}
+        moved = replace(conv, unread_count=7)
+        await uow.conversations.update_many([moved])
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.conversations.get(t.id, conv.id) == moved

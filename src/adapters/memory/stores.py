@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -121,6 +122,16 @@ class MemoryContactStore:
             None,
         )
 
+    async def find_many(
+        self, tenant_id: uuid.UUID, *, bsuids: Sequence[str], wa_ids: Sequence[str]
+    ) -> list[Contact]:
+        b, w = set(bsuids), set(wa_ids)
+        return [
+            c
+            for c in self._s.contacts.values()
+            if c.tenant_id == tenant_id and ((c.bsuid in b) or (c.wa_id in w))
+        ]
+
     async def search(
         self, tenant_id: uuid.UUID, query: str = "", *, limit: int = 50, offset: int = 0
     ) -> list[Contact]:
@@ -175,6 +186,20 @@ class MemoryConversationStore:
             None,
         )
 
+    async def for_contacts(
+        self, tenant_id: uuid.UUID, contact_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Conversation]:
+        wanted = set(contact_ids)
+        return {
+            c.contact_id: c
+            for c in self._s.conversations.values()
+            if c.tenant_id == tenant_id and c.contact_id in wanted
+        }
+
+    async def update_many(self, conversations: Sequence[Conversation]) -> None:
+        for conversation in conversations:
+            await self.update(conversation)
+
     async def list(
         self,
         tenant_id: uuid.UUID,
@@ -208,6 +233,12 @@ class MemoryMessageStore:
             self._s.wamids[wkey] = message.id
         self._s.messages[(message.tenant_id, message.id)] = message
         return True
+
+    async def add_many(self, messages: Sequence[Message]) -> set[uuid.UUID]:
+        return {m.id for m in messages if await self.add(m)}
+
+    async def existing_wamids(self, tenant_id: uuid.UUID, wamids: Sequence[str]) -> set[str]:
+        return {w for w in wamids if (tenant_id, w) in self._s.wamids}
 
     async def update(self, message: Message) -> None:
         key = (message.tenant_id, message.id)

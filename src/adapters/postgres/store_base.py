@@ -50,7 +50,7 @@ def insert_row(table: sa.Table) -> sa.Insert:
 
 
 @functools.cache
-def _update_by_id(table: sa.Table) -> sa.Update:
+def update_by_id(table: sa.Table) -> sa.Update:
     return sa.update(table).where(
         table.c.tenant_id == sa.bindparam("w_tenant_id"), table.c.id == sa.bindparam("w_id")
     )
@@ -108,7 +108,7 @@ class SqlaStore:
 
     async def _replace_in(self, scope: uuid.UUID | None, entity: Any) -> None:
         params = to_row(entity, self.table) | {"w_tenant_id": entity.tenant_id, "w_id": entity.id}
-        result = await self._execute(scope, _update_by_id(self.table), params)
+        result = await self._execute(scope, update_by_id(self.table), params)
         if result.rowcount == 0:
             raise NotFound(self.not_found)
 

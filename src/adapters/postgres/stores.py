@@ -4,18 +4,20 @@ each statement to its tenant for row-level security."""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.postgres import tables
 from adapters.postgres.scope import TenantScope
-from adapters.postgres.store_base import SqlaStore, from_row, insert_row, to_row
+from adapters.postgres.store_base import SqlaStore, from_row, insert_row, to_row, update_by_id
 from whatsapp_core.domain.model import (
     AuditEntry,
     Contact,
@@ -28,6 +30,23 @@ from whatsapp_core.domain.model import (
 )
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import Conflict, NotFound
+
+_c, _v, _m = tables.contacts, tables.conversations, tables.messages
+_FIND_CONTACTS = sa.select(_c).where(
+    _c.c.tenant_id == sa.bindparam("t"),
+    sa.or_(
+        _c.c.bsuid == sa.func.any(sa.bindparam("b", type_=ARRAY(sa.Text))),
+        _c.c.wa_id == sa.func.any(sa.bindparam("w", type_=ARRAY(sa.Text))),
+    ),
+)
+_CONVERSATIONS_OF = sa.select(_v).where(
+    _v.c.tenant_id == sa.bindparam("t"),
+    _v.c.contact_id == sa.func.any(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+)
+_KNOWN_WAMIDS = sa.select(_m.c.wamid).where(
+    _m.c.tenant_id == sa.bindparam("t"),
+    _m.c.wamid == sa.func.any(sa.bindparam("w", type_=ARRAY(sa.Text))),
+)
 
 
 class SqlaTenantStore(SqlaStore):
@@ -85,6 +104,15 @@ class SqlaContactStore(SqlaStore):
         found: Contact | None = await self._one(tenant_id, tenant_id=tenant_id, wa_id=wa_id)
         return found
 
+    async def find_many(
+        self, tenant_id: uuid.UUID, *, bsuids: Sequence[str], wa_ids: Sequence[str]
+    ) -> list[Contact]:
+        if not bsuids and not wa_ids:
+            return []
+        params = {"t": tenant_id, "b": list(bsuids), "w": list(wa_ids)}
+        rows = await self._execute(tenant_id, _FIND_CONTACTS, params)
+        return [from_row(row, Contact) for row in rows]
+
     async def search(
         self, tenant_id: uuid.UUID, query: str = "", *, limit: int = 50, offset: int = 0
     ) -> list[Contact]:
@@ -134,6 +162,26 @@ class SqlaConversationStore(SqlaStore):
         )
         return found
 
+    async def for_contacts(
+        self, tenant_id: uuid.UUID, contact_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Conversation]:
+        if not contact_ids:
+            return {}
+        rows = await self._execute(
+            tenant_id, _CONVERSATIONS_OF, {"t": tenant_id, "ids": list(contact_ids)}
+        )
+        found = [from_row(row, Conversation) for row in rows]
+        return {c.contact_id: c for c in found}
+
+    async def update_many(self, conversations: Sequence[Conversation]) -> None:
+        for tenant_id in {c.tenant_id for c in conversations}:
+            rows = [
+                to_row(c, self.table) | {"w_tenant_id": c.tenant_id, "w_id": c.id}
+                for c in conversations
+                if c.tenant_id == tenant_id
+            ]
+            await self._execute_many(tenant_id, update_by_id(self.table), rows)
+
     async def list(
         self,
         tenant_id: uuid.UUID,
@@ -170,6 +218,39 @@ class SqlaMessageStore(SqlaStore):
     async def add(self, message: Message) -> bool:
         result = await self._execute(message.tenant_id, self._add, to_row(message, self.table))
         return result.first() is not None
+
+    async def add_many(self, messages: Sequence[Message]) -> set[uuid.UUID]:
+        inserted: set[uuid.UUID] = set()
+        for tenant_id in {m.tenant_id for m in messages}:
+            rows = [to_row(m, self.table) for m in messages if m.tenant_id == tenant_id]
+            # One INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING id.
+            statement = self._add_values(len(rows))
+            params = {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}
+            result = await self._execute(tenant_id, statement, params)
+            inserted.update(result.scalars())
+        return inserted
+
+    @staticmethod
+    @functools.cache
+    def _add_values(count: int) -> sa.Executable:
+        values: list[dict[str, Any]] = [
+            {c.name: sa.bindparam(f"{c.name}_{i}", type_=c.type) for c in tables.messages.columns}
+            for i in range(count)
+        ]
+        return (
+            insert(tables.messages)
+            .values(values)
+            .on_conflict_do_nothing(
+                index_elements=["tenant_id", "wamid"], index_where=sa.text("wamid IS NOT NULL")
+            )
+            .returning(tables.messages.c.id)
+        )
+
+    async def existing_wamids(self, tenant_id: uuid.UUID, wamids: Sequence[str]) -> set[str]:
+        if not wamids:
+            return set()
+        rows = await self._execute(tenant_id, _KNOWN_WAMIDS, {"t": tenant_id, "w": list(wamids)})
+        return set(rows.scalars())
 
     async def update(self, message: Message) -> None:
         await self._replace(message)

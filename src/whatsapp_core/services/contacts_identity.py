@@ -1,8 +1,10 @@
-"""Find or create the contact a webhook speaks about, BSUID first, never a duplicate."""
+"""Find or create the contacts a webhook batch speaks about, BSUID first, never a
+duplicate, with one lookup for the whole batch."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from msgspec.structs import replace
@@ -12,6 +14,92 @@ from whatsapp_core.domain.model import Contact
 from whatsapp_core.ports import IdGenerator, UnitOfWork
 
 
+class ContactResolver:
+    """Resolves identities against the tenant's contacts, keeping what it read and
+    wrote in a cache so a batch of messages from the same people costs one query.
+
+    - A BSUID match wins; a phone revealed later is attached to it.
+    - A phone-only contact (e.g. imported) that now writes with a BSUID gets the BSUID.
+    - A phone held by a contact with a *different* BSUID means Meta issued a new BSUID
+      for a new holder of that number: the phone moves to the new person's contact.
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, ids: IdGenerator, tenant_id: uuid.UUID, now: datetime
+    ) -> None:
+        self._uow, self._ids, self._tenant_id, self._now = uow, ids, tenant_id, now
+        self._by_bsuid: dict[str, Contact] = {}
+        self._by_wa_id: dict[str, Contact] = {}
+
+    async def prefetch(self, people: Iterable[CustomerIdentity]) -> None:
+        people = list(people)
+        bsuids = sorted({p.bsuid for p in people if p.bsuid} - self._by_bsuid.keys())
+        wa_ids = sorted({p.wa_id for p in people if p.wa_id} - self._by_wa_id.keys())
+        if bsuids or wa_ids:
+            found = await self._uow.contacts.find_many(
+                self._tenant_id, bsuids=bsuids, wa_ids=wa_ids
+            )
+            for contact in found:
+                self._remember(contact)
+
+    def _remember(self, contact: Contact, old: Contact | None = None) -> None:
+        if old is not None:
+            if old.bsuid and self._by_bsuid.get(old.bsuid) is old:
+                del self._by_bsuid[old.bsuid]
+            if old.wa_id and self._by_wa_id.get(old.wa_id) is old:
+                del self._by_wa_id[old.wa_id]
+        if contact.bsuid:
+            self._by_bsuid[contact.bsuid] = contact
+        if contact.wa_id:
+            self._by_wa_id[contact.wa_id] = contact
+
+    async def _save(self, contact: Contact, old: Contact) -> Contact:
+        await self._uow.contacts.update(contact)
+        self._remember(contact, old)
+        return contact
+
+    async def resolve(self, who: CustomerIdentity) -> tuple[Contact, bool]:
+        """``(contact, created)`` for ``who``; call ``prefetch`` first for a batch."""
+        await self.prefetch([who])
+        by_bsuid = self._by_bsuid.get(who.bsuid) if who.bsuid else None
+        by_phone = self._by_wa_id.get(who.wa_id) if who.wa_id else None
+
+        if by_bsuid is None and by_phone is not None and by_phone.bsuid and who.bsuid:
+            await self._save(replace(by_phone, wa_id=None, updated_at=self._now), by_phone)
+            by_phone = None
+
+        contact = by_bsuid or by_phone
+        if contact is None:
+            created = Contact(
+                id=self._ids.new_id(),
+                tenant_id=self._tenant_id,
+                bsuid=who.bsuid,
+                wa_id=who.wa_id,
+                parent_bsuid=who.parent_bsuid,
+                username=who.username,
+                name=who.name,
+                created_at=self._now,
+                updated_at=self._now,
+            )
+            await self._uow.contacts.add(created)
+            self._remember(created)
+            return created, True
+
+        phone_is_free = by_phone is None or by_phone.id == contact.id
+        updated = replace(
+            contact,
+            bsuid=contact.bsuid or who.bsuid,
+            wa_id=contact.wa_id or (who.wa_id if phone_is_free else None),
+            parent_bsuid=who.parent_bsuid or contact.parent_bsuid,
+            username=who.username or contact.username,
+            # An agent's edit of the name wins over the WhatsApp profile name.
+            name=contact.name or who.name,
+        )
+        if updated == contact:
+            return contact, False
+        return await self._save(replace(updated, updated_at=self._now), contact), False
+
+
 async def resolve_contact(
     uow: UnitOfWork,
     ids: IdGenerator,
@@ -19,47 +107,5 @@ async def resolve_contact(
     who: CustomerIdentity,
     now: datetime,
 ) -> tuple[Contact, bool]:
-    """Return ``(contact, created)`` for ``who``, attaching newly revealed identifiers.
-
-    - A BSUID match wins; a phone revealed later is attached to it.
-    - A phone-only contact (e.g. imported) that now writes with a BSUID gets the BSUID.
-    - A phone held by a contact with a *different* BSUID means Meta issued a new BSUID
-      for a new holder of that number: the phone moves to the new person's contact.
-    """
-    by_bsuid = await uow.contacts.by_bsuid(tenant_id, who.bsuid) if who.bsuid else None
-    by_phone = await uow.contacts.by_wa_id(tenant_id, who.wa_id) if who.wa_id else None
-
-    if by_bsuid is None and by_phone is not None and by_phone.bsuid and who.bsuid:
-        await uow.contacts.update(replace(by_phone, wa_id=None, updated_at=now))
-        by_phone = None
-
-    contact = by_bsuid or by_phone
-    if contact is None:
-        created = Contact(
-            id=ids.new_id(),
-            tenant_id=tenant_id,
-            bsuid=who.bsuid,
-            wa_id=who.wa_id,
-            parent_bsuid=who.parent_bsuid,
-            username=who.username,
-            name=who.name,
-            created_at=now,
-            updated_at=now,
-        )
-        await uow.contacts.add(created)
-        return created, True
-
-    phone_is_free = by_phone is None or by_phone.id == contact.id
-    updated = replace(
-        contact,
-        bsuid=contact.bsuid or who.bsuid,
-        wa_id=contact.wa_id or (who.wa_id if phone_is_free else None),
-        parent_bsuid=who.parent_bsuid or contact.parent_bsuid,
-        username=who.username or contact.username,
-        # An agent's edit of the name wins over the WhatsApp profile name.
-        name=contact.name or who.name,
-    )
-    if updated != contact:
-        updated = replace(updated, updated_at=now)
-        await uow.contacts.update(updated)
-    return updated, False
+    """One identity, outside a batch (e.g. a template sent by phone number)."""
+    return await ContactResolver(uow, ids, tenant_id, now).resolve(who)

@@ -35,8 +35,9 @@ from whatsapp_core.domain.webhook import (
 from whatsapp_core.errors import Conflict, DomainError
 from whatsapp_core.policies.status import MessageStatus, advance, parse_meta_status
 from whatsapp_core.policies.templates import apply_meta_event
+from whatsapp_core.policies.window import latest_inbound, window_state
 from whatsapp_core.ports import UnitOfWork
-from whatsapp_core.services.contacts_identity import resolve_contact
+from whatsapp_core.services.contacts_identity import ContactResolver
 from whatsapp_core.services.context import Services
 
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
@@ -87,8 +88,8 @@ async def _ingest_once(
                 continue
             for change in number.identity_changes:
                 await _apply_identity_change(work, tenant, change)
-            for message in sorted(number.messages, key=lambda m: m.sent_at):
-                await _store_inbound(work, tenant, message)
+            if number.messages:
+                await _store_inbound(work, tenant, number.messages)
             for status in number.statuses:
                 await _apply_status(work, tenant, status)
         for update in batch.templates:
@@ -97,59 +98,98 @@ async def _ingest_once(
     return work.report, work.events
 
 
-async def _store_inbound(work: _Batch, tenant: Tenant, inbound: InboundMessage) -> None:
+async def _store_inbound(work: _Batch, tenant: Tenant, batch: list[InboundMessage]) -> None:
+    """Store a number's messages of one webhook with a constant number of round trips
+    for the batch (lookups and inserts are set-based), plus one per new contact."""
     uow, svc, now = work.uow, work.svc, work.svc.clock.now()
-    if await uow.messages.by_wamid(tenant.id, inbound.wamid) is not None:
-        work.report.messages_duplicate += 1
+    unique: dict[str, InboundMessage] = {}
+    for inbound in sorted(batch, key=lambda m: m.sent_at):
+        unique.setdefault(inbound.wamid, inbound)
+    work.report.messages_duplicate += len(batch) - len(unique)
+    known = await uow.messages.existing_wamids(tenant.id, list(unique))
+    fresh = [m for m in unique.values() if m.wamid not in known]
+    work.report.messages_duplicate += len(known)
+    if not fresh:
         return
-    contact, created = await resolve_contact(uow, svc.ids, tenant.id, inbound.customer, now)
-    if created:
-        work.report.contacts_created += 1
-        work.emit("contact.created", tenant.id, contact_id=str(contact.id))
-        await work.job(
-            tenant.id, "n8n.trigger", {"event": "contact.created", "contact_id": str(contact.id)}
-        )
 
-    conversation = await uow.conversations.for_contact(tenant.id, contact.id)
-    opened = conversation is None or conversation.status is ConversationStatus.RESOLVED
-    if conversation is None:
-        conversation = Conversation(
+    resolver = ContactResolver(uow, svc.ids, tenant.id, now)
+    await resolver.prefetch(m.customer for m in fresh)
+    contact_of: list[uuid.UUID] = []
+    for inbound in fresh:
+        contact, created = await resolver.resolve(inbound.customer)
+        contact_of.append(contact.id)
+        if created:
+            work.report.contacts_created += 1
+            work.emit("contact.created", tenant.id, contact_id=str(contact.id))
+            await work.job(
+                tenant.id,
+                "n8n.trigger",
+                {"event": "contact.created", "contact_id": str(contact.id)},
+            )
+
+    conversations = await uow.conversations.for_contacts(tenant.id, sorted(set(contact_of)))
+    before = dict(conversations)
+    for contact_id, inbound in zip(contact_of, fresh, strict=True):
+        if contact_id not in conversations:
+            conversation = Conversation(
+                id=svc.ids.new_id(),
+                tenant_id=tenant.id,
+                contact_id=contact_id,
+                last_message_at=inbound.sent_at,
+                created_at=now,
+            )
+            await uow.conversations.add(conversation)
+            conversations[contact_id] = conversation
+
+    messages = [
+        Message(
             id=svc.ids.new_id(),
             tenant_id=tenant.id,
-            contact_id=contact.id,
-            last_message_at=inbound.sent_at,
-            created_at=now,
+            conversation_id=conversations[contact_id].id,
+            contact_id=contact_id,
+            direction=Direction.INBOUND,
+            type=inbound.type,
+            text=inbound.text,
+            content=inbound.content,
+            wamid=inbound.wamid,
+            created_at=inbound.sent_at,
+            reply_to_wamid=inbound.reply_to_wamid,
         )
-        await uow.conversations.add(conversation)
+        for contact_id, inbound in zip(contact_of, fresh, strict=True)
+    ]
+    inserted = await uow.messages.add_many(messages)
+    changed: dict[uuid.UUID, Conversation] = {}
+    for message, inbound in zip(messages, fresh, strict=True):
+        if message.id not in inserted:  # a concurrent delivery stored it first
+            work.report.messages_duplicate += 1
+            continue
+        work.report.messages_stored += 1
+        current = conversations[message.contact_id]
+        opened = message.contact_id not in before and current.id not in changed
+        opened = opened or current.status is ConversationStatus.RESOLVED
+        last_inbound = latest_inbound(current.last_inbound_at, inbound.sent_at)
+        current = replace(
+            current,
+            status=ConversationStatus.OPEN,
+            last_inbound_at=last_inbound,
+            last_message_at=max(current.last_message_at, inbound.sent_at),
+            unread_count=current.unread_count + 1,
+        )
+        conversations[message.contact_id] = changed[current.id] = current
+        await _after_stored(work, tenant, message, inbound, current, opened=opened)
+    # New conversations were inserted as created; their counters move with the rest.
+    await uow.conversations.update_many(list(changed.values()))
 
-    message = Message(
-        id=svc.ids.new_id(),
-        tenant_id=tenant.id,
-        conversation_id=conversation.id,
-        contact_id=contact.id,
-        direction=Direction.INBOUND,
-        type=inbound.type,
-        text=inbound.text,
-        content=inbound.content,
-        wamid=inbound.wamid,
-        created_at=inbound.sent_at,
-        reply_to_wamid=inbound.reply_to_wamid,
-    )
-    if not await uow.messages.add(message):
-        work.report.messages_duplicate += 1
-        return
-    work.report.messages_stored += 1
 
-    last_inbound = max(filter(None, (conversation.last_inbound_at, inbound.sent_at)))
-    conversation = replace(
-        conversation,
-        status=ConversationStatus.OPEN if opened else conversation.status,
-        last_inbound_at=last_inbound,
-        last_message_at=max(conversation.last_message_at, inbound.sent_at),
-        unread_count=conversation.unread_count + 1,
-    )
-    await uow.conversations.update(conversation)
-
+async def _after_stored(
+    work: _Batch,
+    tenant: Tenant,
+    message: Message,
+    inbound: InboundMessage,
+    conversation: Conversation,
+    *,
+    opened: bool,
+) -> None:
     ids = {"message_id": str(message.id), "conversation_id": str(conversation.id)}
     await work.job(tenant.id, "ai.classify", ids)
     await work.job(tenant.id, "n8n.trigger", {"event": "message.received", **ids})
@@ -163,6 +203,7 @@ async def _store_inbound(work: _Batch, tenant: Tenant, inbound: InboundMessage) 
             "n8n.trigger",
             {"event": "conversation.opened", "conversation_id": str(conversation.id)},
         )
+    closes_at = window_state(conversation.last_inbound_at, inbound.sent_at).closes_at
     work.emit(
         "message.created",
         tenant.id,
@@ -170,7 +211,7 @@ async def _store_inbound(work: _Batch, tenant: Tenant, inbound: InboundMessage) 
         direction="inbound",
         type=message.type,
         text=message.text,
-        window_closes_at=_iso(last_inbound, hours=24),
+        window_closes_at=closes_at.isoformat() if closes_at else None,
     )
 
 
@@ -317,9 +358,3 @@ async def _apply_template_update(work: _Batch, update: TemplateUpdate) -> None:
         work.report.templates_updated += 1
     else:
         work.report.unknown_templates += 1
-
-
-def _iso(at: datetime, *, hours: int) -> str:
-    from datetime import timedelta
-
-    return (at + timedelta(hours=hours)).isoformat()
