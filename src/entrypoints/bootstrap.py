@@ -17,14 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.ai import build_ai, close_ai
 from adapters.memory.basics import SystemClock, UuidGenerator
 from adapters.memory.gateway import MemoryWhatsAppGateway
 from adapters.memory.uow import AlwaysReady, MemoryUnitOfWorkFactory
+from adapters.quota import MemoryQuota
 from adapters.realtime.local import LocalBroadcaster
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtTokenIssuer
 from entrypoints.settings import Settings, redact_url
+from whatsapp_core.ai import AiProviders
 from whatsapp_core.errors import UpstreamUnavailable
+from whatsapp_core.media import BlobStore
+from whatsapp_core.policies.quota import QuotaLimits
 from whatsapp_core.ports import (
     Clock,
     EventPublisher,
@@ -57,7 +62,11 @@ class Runtime:
     gateway: WhatsAppGateway | None = None
     broadcaster: LocalBroadcaster = field(default_factory=LocalBroadcaster)
     redis: Any = None
+    quota: Any = field(default_factory=MemoryQuota)
+    quota_limits: QuotaLimits = field(default_factory=QuotaLimits)
     simulator_app: Any = None  # the Meta simulator, mounted at /meta-sim in development
+    ai: AiProviders = field(default_factory=lambda: build_ai())  # offline until built
+    blobs: BlobStore | None = None  # media and exports: memory, local folder or S3
     _uow: UnitOfWorkFactory | None = None
     _starters: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack | None = None
@@ -129,6 +138,9 @@ def build_runtime(settings: Settings) -> Runtime:
         if not settings.s3_bucket:
             runtime._starters.append(_start_local_storage)
     runtime._starters.append(_load_meta_secrets)
+    runtime.ai = build_ai(**ai_options(settings))
+    runtime._starters.append(_on_stop_close_ai)
+    runtime._starters.append(_start_blob_store)
     if settings.profile == "embedded":
         runtime._starters.append(_start_meta_simulator)
     elif settings.profile == "production" and settings.meta_access_token:
@@ -177,6 +189,7 @@ async def _open_database(runtime: Runtime, url: str, *, migrate: bool) -> None:
 async def _start_redis(runtime: Runtime) -> None:
     from redis import asyncio as aioredis
 
+    from adapters.quota import RedisQuota
     from adapters.realtime.redis_pubsub import RedisEventPublisher, RedisRelay
     from adapters.redis.probe import RedisProbe
 
@@ -197,6 +210,7 @@ async def _start_redis(runtime: Runtime) -> None:
     await relay.start()
     runtime.on_stop(relay.stop)
     runtime.events = RedisEventPublisher(client)
+    runtime.quota = RedisQuota(client)  # limits hold across every API replica
 
 
 async def _start_local_storage(runtime: Runtime) -> None:
@@ -268,6 +282,7 @@ async def _start_meta_simulator(runtime: Runtime) -> None:
         access_token=token,
         app_secret=runtime.meta_app_secret,
         callback_url=f"{base}/api/webhooks/whatsapp",
+        public_base_url=f"{base}{SIMULATOR_PATH}",  # media download urls under the mount
         api_version=settings.meta_api_version,
     )
     runtime.simulator_app = create_simulator(config, clock=runtime.clock)
@@ -301,3 +316,51 @@ async def _start_graph_api_gateway(runtime: Runtime) -> None:
     )
     runtime.on_stop(gateway.aclose)
     runtime.gateway = gateway
+
+
+async def _start_blob_store(runtime: Runtime) -> None:
+    """Memory profile: in memory. Production with ``WA_S3_BUCKET``: S3 (SSE-S3 on AWS;
+    off for a custom endpoint such as MinIO, which refuses it without a KMS). Otherwise
+    the local folder ``files_dir`` (checked by ``_start_local_storage``)."""
+    settings = runtime.settings
+    if settings.profile == "memory":
+        from adapters.memory.media import MemoryBlobStore
+
+        runtime.blobs = MemoryBlobStore()
+    elif settings.profile == "production" and settings.s3_bucket:
+        from adapters.storage.s3 import S3BlobStore
+
+        store = S3BlobStore(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            server_side_encryption=None if settings.s3_endpoint_url else "AES256",
+        )
+        await store.start()
+        runtime.on_stop(store.aclose)
+        try:
+            await store.check()
+        except UpstreamUnavailable as exc:
+            raise StartupError(f"{exc} (check WA_S3_BUCKET / WA_S3_ENDPOINT_URL)") from exc
+        runtime.probes.append(store)
+        runtime.blobs = store
+    else:
+        from adapters.storage.local import LocalBlobStore
+
+        runtime.blobs = LocalBlobStore(settings.files_dir)
+
+
+def ai_options(settings: Settings) -> dict[str, Any]:
+    """Claude and OpenAI when their keys are set (in that order), offline otherwise."""
+    return {
+        "anthropic_api_key": settings.anthropic_api_key,
+        "openai_api_key": settings.openai_api_key,
+        "anthropic_model": settings.anthropic_model,
+        "openai_model": settings.openai_model,
+        "embedder": settings.ai_embedder,
+    }
+
+
+async def _on_stop_close_ai(runtime: Runtime) -> None:
+    ai = runtime.ai
+    runtime.on_stop(lambda: close_ai(ai))

@@ -40,6 +40,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meta_access_token: str | None = None
     anthropic_api_key: str | None = None
     openai_api_key: str | None = None
+    anthropic_model: str = "claude-haiku-4-5"
+    openai_model: str = "gpt-5.4-mini"
+    ai_embedder: Literal["hashing", "minilm"] = "hashing"
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
     sentry_dsn: str | None = None

@@ -93,3 +93,14 @@ class Unauthenticated(DomainError):
     """Who is calling is unknown: no, wrong or expired credentials."""
 
     code = "unauthenticated"
+
+
+class RateLimited(DomainError):
+    """Too many requests for now; ``retry_after`` says when to come back (seconds)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, limit: int) -> None:
+        super().__init__(message, retry_after=retry_after, limit=limit)
+        self.retry_after = retry_after
+        self.limit = limit

@@ -12,6 +12,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from whatsapp_core.ai import AiUsageStore, EmbeddingStore, KnowledgeStore
+from whatsapp_core.automation import DeliveryLog, IdempotencyStore, SubscriptionStore
 from whatsapp_core.domain.accounts import ApiKey, Note, User
 from whatsapp_core.domain.model import (
     AuditEntry,
@@ -107,6 +109,8 @@ class ConversationStore(Protocol):
         *,
         status: ConversationStatus | None = None,
         assignee_id: uuid.UUID | None = None,
+        unassigned: bool = False,
+        label: str | None = None,
         limit: int = 50,
         before: datetime | None = None,
     ) -> list[Conversation]:
@@ -236,6 +240,18 @@ class UnitOfWork(Protocol):
     def api_keys(self) -> ApiKeyStore: ...
     @property
     def notes(self) -> NoteStore: ...
+    @property
+    def knowledge(self) -> KnowledgeStore: ...
+    @property
+    def embeddings(self) -> EmbeddingStore: ...
+    @property
+    def ai_usage(self) -> AiUsageStore: ...
+    @property
+    def webhooks(self) -> SubscriptionStore: ...
+    @property
+    def webhook_deliveries(self) -> DeliveryLog: ...
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -283,3 +283,60 @@ def test_contacts_csv_import_report_and_export(client: TestClient) -> None:  # t
     assert "Ana,5511999999999,,,lead;vip,yes" in exported.text
     no_header = client.post("/api/contacts/import", headers=bearer(admin), content=b"x,y\n1,2\n")
     assert no_header.status_code == 422
+
+
+def test_rate_limit_is_429_with_retry_after(client: TestClient) -> None:  # type: ignore[type-arg]
+    from whatsapp_core.policies.quota import QuotaLimits
+
+    admin = register(client)
+    rt(client).quota_limits = QuotaLimits(per_user=3, per_tenant=100)
+    statuses = [client.get("/api/auth/me", headers=bearer(admin)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = client.get("/api/auth/me", headers=bearer(admin))
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["x-ratelimit-limit"] == "3"
+    assert client.get("/api/health").status_code == 200  # no principal, not counted
+
+
+def test_request_id_is_echoed_and_carried_into_audit_rows(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    response = client.post(
+        "/api/api-keys", headers={**bearer(admin), "X-Request-ID": "req-42"}, json={"name": "x"}
+    )
+    assert response.headers["x-request-id"] == "req-42"
+    audit = client.get("/api/audit", headers=bearer(admin)).json()
+    assert next(a for a in audit if a["action"] == "apikey.create")["correlation_id"] == "req-42"
+    generated = client.get("/api/health").headers["x-request-id"]
+    assert len(generated) == 32
+
+
+def test_metrics_count_requests_and_refusals(client: TestClient) -> None:  # type: ignore[type-arg]
+    client.get("/api/health")
+    client.post(
+        "/api/webhooks/whatsapp", content=b"{}", headers={"X-Hub-Signature-256": "sha256=0"}
+    )
+    text = client.get("/metrics").text
+    assert 'wa_http_requests_total{method="GET",route="/api/health",status="200"}' in text
+    assert 'wa_events_total{kind="webhook_bad_signature"} 1.0' in text
+
+
+def test_labels_and_inbox_filters(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    inbound(client)
+    (conversation,) = client.get("/api/conversations", headers=bearer(admin)).json()
+    url = f"/api/conversations/{conversation['id']}"
+    labelled = client.post(f"{url}/labels", headers=bearer(admin), json={"label": " Billing "})
+    assert labelled.json() == {"labels": ["billing"]}
+    bad = client.post(f"{url}/labels", headers=bearer(admin), json={"label": "<script>"})
+    assert bad.status_code == 422
+    listed = lambda **q: client.get("/api/conversations", headers=bearer(admin), params=q).json()  # noqa: E731
+    assert len(listed(label="billing")) == 1
+    assert listed(label="vip") == []
+    assert len(listed(unassigned="true")) == 1
+    assert listed(mine="true") == []
+    me = client.get("/api/auth/me", headers=bearer(admin)).json()["id"]
+    client.post(f"{url}/assign", headers=bearer(admin), json={"assignee_id": me})
+    assert len(listed(mine="true")) == 1
+    assert listed(unassigned="true") == []
+    removed = client.delete(f"{url}/labels/billing", headers=bearer(admin))
+    assert removed.json() == {"labels": []}

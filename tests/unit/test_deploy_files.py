@@ -66,13 +66,14 @@ def test_env_example_names_are_settings_or_container_variables() -> None:
 
 def test_nginx_routes_api_and_upgrades_the_websocket() -> None:
     conf = (ROOT / "deploy/nginx/nginx.conf").read_text()
-    locations = dict(re.findall(r"location\s+([^\s{]+)\s*\{(.*?)\}", conf, re.S))
+    locations = dict(re.findall(r"location\s+((?:= )?[^\s{]+)\s*\{(.*?)\}", conf, re.S))
     assert "proxy_pass http://wa_api" in locations["/api/"]
     ws = locations["/api/ws"]
     assert "proxy_pass http://wa_api" in ws
     assert "proxy_set_header Upgrade $http_upgrade" in ws
     assert "proxy_set_header Connection $connection_upgrade" in ws
     assert "listen 443 ssl" in conf
+    assert "return 404" in locations["= /metrics"]
 
 
 def test_dockerfile_is_multi_stage_and_non_root() -> None:

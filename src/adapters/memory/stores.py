@@ -206,6 +206,8 @@ class MemoryConversationStore:
         *,
         status: ConversationStatus | None = None,
         assignee_id: uuid.UUID | None = None,
+        unassigned: bool = False,
+        label: str | None = None,
         limit: int = 50,
         before: datetime | None = None,
     ) -> list[Conversation]:
@@ -215,6 +217,8 @@ class MemoryConversationStore:
             if c.tenant_id == tenant_id
             and (status is None or c.status == status)
             and (assignee_id is None or c.assignee_id == assignee_id)
+            and (not unassigned or c.assignee_id is None)
+            and (label is None or label in c.labels)
             and (before is None or c.last_message_at < before)
         ]
         found.sort(key=lambda c: (c.last_message_at, str(c.id)), reverse=True)

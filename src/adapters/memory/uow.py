@@ -13,6 +13,18 @@ from types import TracebackType
 from typing import Self
 
 from adapters.memory.accounts import MemoryApiKeyStore, MemoryNoteStore, MemoryUserStore
+from adapters.memory.ai import (
+    MemoryAiState,
+    MemoryAiUsageStore,
+    MemoryEmbeddingStore,
+    MemoryKnowledgeStore,
+)
+from adapters.memory.automation import (
+    MemoryAutomationState,
+    MemoryDeliveryLog,
+    MemoryIdempotencyStore,
+    MemorySubscriptionStore,
+)
 from adapters.memory.stores import (
     MemoryAuditStore,
     MemoryContactStore,
@@ -30,6 +42,8 @@ class MemoryDatabase:
 
     def __init__(self) -> None:
         self.state = MemoryState()
+        self.ai = MemoryAiState()
+        self.automation = MemoryAutomationState()
         self.lock = asyncio.Lock()
 
 
@@ -60,6 +74,13 @@ class MemoryUnitOfWork:
         self.users = MemoryUserStore(work)
         self.api_keys = MemoryApiKeyStore(work)
         self.notes = MemoryNoteStore(work)
+        ai = self._ai = self._db.ai.staged()
+        self.knowledge, self.embeddings = MemoryKnowledgeStore(ai), MemoryEmbeddingStore(ai)
+        self.ai_usage = MemoryAiUsageStore(ai)
+        auto = self._automation = self._db.automation.staged()
+        self.webhooks = MemorySubscriptionStore(auto)
+        self.webhook_deliveries = MemoryDeliveryLog(auto)
+        self.idempotency = MemoryIdempotencyStore(auto)
         return self
 
     async def __aexit__(
@@ -75,6 +96,8 @@ class MemoryUnitOfWork:
         if self._work is None:
             raise RuntimeError("commit() outside 'async with'")
         self._db.state = _staged(self._work)
+        self._db.ai = self._ai.staged()
+        self._db.automation = self._automation.staged()
 
 
 class MemoryUnitOfWorkFactory:

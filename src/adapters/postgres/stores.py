@@ -188,6 +188,8 @@ class SqlaConversationStore(SqlaStore):
         *,
         status: ConversationStatus | None = None,
         assignee_id: uuid.UUID | None = None,
+        unassigned: bool = False,
+        label: str | None = None,
         limit: int = 50,
         before: datetime | None = None,
     ) -> list[Conversation]:
@@ -197,6 +199,10 @@ class SqlaConversationStore(SqlaStore):
             q = q.where(t.c.status == status)
         if assignee_id is not None:
             q = q.where(t.c.assignee_id == assignee_id)
+        if unassigned:
+            q = q.where(t.c.assignee_id.is_(None))
+        if label is not None:
+            q = q.where(t.c.labels.contains([label]))
         if before is not None:
             q = q.where(t.c.last_message_at < before)
         order = (t.c.last_message_at.desc(), sa.cast(t.c.id, sa.Text).desc())

@@ -4,6 +4,7 @@ a test checks that autogenerate finds no difference between the two."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 metadata = sa.MetaData(
@@ -280,4 +281,123 @@ notes = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     _at("created_at"),
     sa.Index("ix_notes_conversation", "tenant_id", "conversation_id", "created_at"),
+)
+
+# AI (migration 0006). The vector columns and their HNSW indexes exist only where the
+# server has the pgvector extension; VECTOR_COLUMNS names them so that the schema
+# comparison (tests/contract/test_migrations.py) and the stores (adapters.postgres.ai)
+# treat a server without pgvector as a known, deliberate difference.
+EMBEDDING_DIMENSIONS = 384
+VECTOR_COLUMNS = frozenset(
+    {("message_embeddings", "embedding"), ("knowledge_snippets", "embedding")}
+)
+
+message_embeddings = sa.Table(
+    "message_embeddings",
+    metadata,
+    sa.Column(
+        "message_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    _tenant(),
+    sa.Column("embedding", Vector(EMBEDDING_DIMENSIONS), nullable=False),
+    sa.Index("ix_message_embeddings_tenant", "tenant_id"),
+    sa.Index(
+        "ix_message_embeddings_hnsw",
+        "embedding",
+        postgresql_using="hnsw",
+        postgresql_ops={"embedding": "vector_cosine_ops"},
+    ),
+)
+
+knowledge_snippets = sa.Table(
+    "knowledge_snippets",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("embedding", Vector(EMBEDDING_DIMENSIONS)),
+    _at("created_at"),
+    sa.Index("ix_knowledge_snippets_tenant", "tenant_id", "created_at"),
+    sa.Index(
+        "ix_knowledge_snippets_hnsw",
+        "embedding",
+        postgresql_using="hnsw",
+        postgresql_ops={"embedding": "vector_cosine_ops"},
+    ),
+)
+
+ai_usage = sa.Table(
+    "ai_usage",
+    metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    _tenant(),
+    sa.Column("provider", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("operation", sa.Text, nullable=False),
+    sa.Column("input_tokens", sa.Integer, nullable=False),
+    sa.Column("output_tokens", sa.Integer, nullable=False),
+    _at("at"),
+    sa.Index("ix_ai_usage_tenant_at", "tenant_id", "at"),
+)
+
+# Automation (migration 0007): webhook subscriptions, their delivery log, and the
+# idempotency keys of API sends and event fan-outs. All under row-level security.
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", ARRAY(sa.Text), nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("allow_private", sa.Boolean, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False),
+    sa.Column("disabled_reason", sa.Text),
+    _at("created_at"),
+    _at("updated_at"),
+    sa.Index("ix_webhook_subscriptions_tenant", "tenant_id", "created_at"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column(
+        "subscription_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("manual", sa.Boolean, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("latency_ms", sa.Float),
+    sa.Column("response_excerpt", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("body", sa.Text, nullable=False),
+    _at("at"),
+    sa.Index(
+        "ix_webhook_deliveries_subscription", "tenant_id", "subscription_id", sa.text("at DESC")
+    ),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    _tenant(),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("result_id", UUID(as_uuid=True)),
+    _at("created_at"),
+    sa.PrimaryKeyConstraint("tenant_id", "key", name="pk_idempotency_keys"),
 )

@@ -13,6 +13,12 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres.accounts import SqlaApiKeyStore, SqlaNoteStore, SqlaUserStore
+from adapters.postgres.ai import SqlaAiUsageStore, SqlaEmbeddingStore, SqlaKnowledgeStore
+from adapters.postgres.automation import (
+    SqlaDeliveryLog,
+    SqlaIdempotencyStore,
+    SqlaSubscriptionStore,
+)
 from adapters.postgres.engine import translated_errors
 from adapters.postgres.scope import TenantScope
 from adapters.postgres.stores import (
@@ -58,6 +64,12 @@ class SqlaUnitOfWork:
         self.users = SqlaUserStore(conn, scope)
         self.api_keys = SqlaApiKeyStore(conn, scope)
         self.notes = SqlaNoteStore(conn, scope)
+        self.knowledge = SqlaKnowledgeStore(conn, scope)
+        self.embeddings = SqlaEmbeddingStore(conn, scope)
+        self.ai_usage = SqlaAiUsageStore(conn, scope)
+        self.webhooks = SqlaSubscriptionStore(conn, scope)
+        self.webhook_deliveries = SqlaDeliveryLog(conn, scope)
+        self.idempotency = SqlaIdempotencyStore(conn, scope)
         return self
 
     async def __aexit__(

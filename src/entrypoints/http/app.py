@@ -6,33 +6,27 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar, MediaType, asgi, get
+from litestar import Litestar, MediaType, Response, asgi, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from entrypoints.bootstrap import SIMULATOR_PATH, Runtime
 from entrypoints.http.auth import provide_principal
 from entrypoints.http.health import HealthController
+from entrypoints.http.middleware import CountersCollector, HttpMetrics, request_context
+from entrypoints.http.pages import page_handlers, template_config
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.realtime import inbox_events
 from entrypoints.http.routes_admin import AdminController, TemplateController
+from entrypoints.http.routes_ai import AI_CONTROLLERS
 from entrypoints.http.routes_auth import AuthController
+from entrypoints.http.routes_automation import AUTOMATION_CONTROLLERS
 from entrypoints.http.routes_contacts import ContactController
 from entrypoints.http.routes_inbox import InboxController
+from entrypoints.http.routes_media import MediaController
 from entrypoints.http.webhooks import WhatsAppWebhookController
-
-_HOME = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>WhatsApp inbox</title></head><body>
-<h1>WhatsApp inbox</h1>
-<p>The API is running. <a href="/api/docs">API docs</a> ·
-<a href="/api/health">health</a> · <a href="/api/ready">readiness</a></p>
-</body></html>"""
-
-
-@get("/", media_type=MediaType.HTML, include_in_schema=False)
-async def home() -> str:
-    return _HOME
 
 
 def create_app(runtime: Runtime) -> Litestar:
@@ -49,26 +43,39 @@ def create_app(runtime: Runtime) -> Litestar:
     async def provide_runtime() -> Runtime:
         return runtime
 
-    handlers: list[Any] = []
+    registry = CollectorRegistry()
+    registry.register(CountersCollector(runtime.counters))
+    metrics = HttpMetrics(registry)
+
+    @get("/metrics", media_type=MediaType.TEXT, include_in_schema=False)
+    async def prometheus_metrics() -> Response[bytes]:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    handlers: list[Any] = [prometheus_metrics]
     if runtime.simulator_app is not None:
         handlers.append(asgi(SIMULATOR_PATH, is_mount=True, copy_scope=True)(runtime.simulator_app))
     app = Litestar(
         route_handlers=[
             *handlers,
-            home,
+            *page_handlers(),
             HealthController,
             WhatsAppWebhookController,
             AuthController,
             InboxController,
+            MediaController,
             TemplateController,
             AdminController,
             ContactController,
+            *AUTOMATION_CONTROLLERS,
+            *AI_CONTROLLERS,
             inbox_events,
         ],
         dependencies={
             "runtime": Provide(provide_runtime, use_cache=True),
             "principal": Provide(provide_principal),
         },
+        template_config=template_config(),
+        middleware=[request_context(metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

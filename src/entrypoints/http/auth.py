@@ -17,6 +17,7 @@ from adapters.security.tokens import JwtTokenIssuer
 from entrypoints.bootstrap import Runtime
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.errors import Forbidden, Unauthenticated
+from whatsapp_core.policies.quota import WINDOW_SECONDS, check_quota
 from whatsapp_core.services.accounts import authenticate_api_key
 
 ACCESS_COOKIE = "wa_access"
@@ -28,6 +29,21 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def provide_principal(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
 ) -> Principal:
+    principal = await _identify(request, runtime)
+    await _count_request(runtime, principal)
+    return principal
+
+
+async def _count_request(runtime: Runtime, principal: Principal) -> None:
+    caller = principal.user_id or principal.api_key_id
+    user_count, resets_in = await runtime.quota.hit(f"u:{caller}", WINDOW_SECONDS)
+    tenant_count, _ = await runtime.quota.hit(f"t:{principal.tenant_id}", WINDOW_SECONDS)
+    check_quota(
+        runtime.quota_limits, user_count=user_count, tenant_count=tenant_count, resets_in=resets_in
+    )
+
+
+async def _identify(request: Request[Any, Any, Any], runtime: Runtime) -> Principal:
     authorization = request.headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
     if scheme.lower() == "bearer" and credential:

@@ -15,12 +15,14 @@ from whatsapp_core.errors import (
     InvalidInput,
     NotFound,
     PolicyViolation,
+    RateLimited,
     Unauthenticated,
     UpstreamUnavailable,
 )
 
 STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (Unauthenticated, 401),
+    (RateLimited, 429),
     (InvalidInput, 422),
     (NotFound, 404),
     (Forbidden, 403),
@@ -47,6 +49,8 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     headers = {"Retry-After": "5"} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after), "X-RateLimit-Limit": str(exc.limit)}
     response = problem(status, exc.code.replace("_", " "), exc.message, **extra)
     if headers:
         response.headers.update(headers)

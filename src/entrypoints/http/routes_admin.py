@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 
 from entrypoints.bootstrap import Runtime
 from entrypoints.http.schemas import (
@@ -23,10 +24,10 @@ from entrypoints.http.schemas import (
     UserOut,
 )
 from whatsapp_core.domain.identity import CustomerIdentity, normalize_phone, validate_bsuid
-from whatsapp_core.domain.model import Principal
+from whatsapp_core.domain.model import Message, Principal
 from whatsapp_core.errors import InvalidInput, UpstreamUnavailable
 from whatsapp_core.policies.templates import TemplateButton, TemplateComponents
-from whatsapp_core.services import accounts, templates
+from whatsapp_core.services import accounts, automation, templates
 from whatsapp_core.services.outbound import send_template
 
 
@@ -181,12 +182,19 @@ class AdminController(Controller):
             for e in entries
         ]
 
-    @post("/messages/send-template", status_code=202, summary="Send an approved template")
+    @post(
+        "/messages/send-template",
+        status_code=202,
+        summary="Send an approved template",
+        description="With an Idempotency-Key header, a repeat of the same request returns "
+        "the first message and sends nothing; another request under the key gets 409.",
+    )
     async def send_template(
         self,
         data: JSONBody[SendTemplateIn],
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> MessageOut:
         to = None
         if data.to is not None:
@@ -196,9 +204,17 @@ class AdminController(Controller):
                 wa_id=normalize_phone(data.to.phone) if data.to.phone else None,
                 bsuid=validate_bsuid(data.to.bsuid, "to.bsuid") if data.to.bsuid else None,
             )
-        message = await send_template(
-            runtime.services, principal, name=data.name, language=data.language,
-            body_params=data.body_params, header_params=data.header_params,
-            conversation_id=data.conversation_id, to=to,
-        )  # fmt: skip
+
+        async def send() -> Message:
+            return await send_template(
+                runtime.services, principal, name=data.name, language=data.language,
+                body_params=data.body_params, header_params=data.header_params,
+                conversation_id=data.conversation_id, to=to,
+            )  # fmt: skip
+
+        if idempotency_key is None:
+            return MessageOut.of(await send())
+        message, _ = await automation.send_once(
+            runtime.services, principal, idempotency_key, data, send
+        )
         return MessageOut.of(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -13,6 +13,7 @@ from entrypoints.bootstrap import Runtime
 from entrypoints.http.schemas import (
     AssignIn,
     ConversationOut,
+    LabelIn,
     MessageOut,
     NoteIn,
     NoteOut,
@@ -36,12 +37,16 @@ class InboxController(Controller):
         runtime: NamedDependency[Runtime],
         status: FromQuery[ConversationStatus | None] = None,
         assignee_id: FromQuery[uuid.UUID | None] = None,
+        mine: FromQuery[bool] = False,
+        unassigned: FromQuery[bool] = False,
+        label: FromQuery[str | None] = None,
         before: FromQuery[datetime | None] = None,
         limit: FromQuery[int] = 50,
     ) -> list[ConversationOut]:
         views = await conv.list_conversations(
-            runtime.services, principal, status=status, assignee_id=assignee_id,
-            before=before, limit=limit,
+            runtime.services, principal, status=status,
+            assignee_id=principal.user_id if mine else assignee_id,
+            unassigned=unassigned, label=label, before=before, limit=limit,
         )  # fmt: skip
         return [ConversationOut.of(v) for v in views]
 
@@ -119,6 +124,28 @@ class InboxController(Controller):
     ) -> dict[str, int]:
         c = await conv.mark_read(runtime.services, principal, conversation_id)
         return {"unread_count": c.unread_count}
+
+    @post("/{conversation_id:uuid}/labels", status_code=200)
+    async def add_label(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        data: JSONBody[LabelIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> dict[str, list[str]]:
+        c = await conv.add_label(runtime.services, principal, conversation_id, data.label)
+        return {"labels": list(c.labels)}
+
+    @delete("/{conversation_id:uuid}/labels/{label:str}", status_code=200)
+    async def remove_label(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        label: FromPath[str],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> dict[str, list[str]]:
+        c = await conv.remove_label(runtime.services, principal, conversation_id, label)
+        return {"labels": list(c.labels)}
 
     @get("/{conversation_id:uuid}/notes")
     async def notes(

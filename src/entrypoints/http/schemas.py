@@ -187,6 +187,10 @@ class AssignIn(msgspec.Struct, kw_only=True):
     assignee_id: uuid.UUID | None
 
 
+class LabelIn(msgspec.Struct, kw_only=True):
+    label: str
+
+
 class NoteIn(msgspec.Struct, kw_only=True):
     body: str
 

@@ -6,18 +6,37 @@ at the moment of the send call, with the tenant already loaded by the use case.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
 
+from adapters.ai import build_ai
+from adapters.automation.httpx_sink import HttpxAutomationSink
+from whatsapp_core.ai import AiProviders
+from whatsapp_core.automation import AutomationSink, WebhookJob
 from whatsapp_core.domain.model import Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import InvalidInput
-from whatsapp_core.jobs import MSG_SEND, JobRecord, MessageSendPayload, RateLimiter
+from whatsapp_core.jobs import (
+    AI_CLASSIFY,
+    MEDIA_FETCH,
+    MSG_SEND,
+    N8N_TRIGGER,
+    WEBHOOK_OUT,
+    JobRecord,
+    MessageSendPayload,
+    RateLimiter,
+    RetryPolicy,
+)
+from whatsapp_core.media import BlobStore, MediaFetcher
 from whatsapp_core.ports import WhatsAppGateway
+from whatsapp_core.services.ai import classify_message
+from whatsapp_core.services.automation import deliver_event, fan_out
 from whatsapp_core.services.context import Services
+from whatsapp_core.services.media import fetch_inbound_media
 from whatsapp_core.services.outbound import deliver_message
 
 JobHandler = Callable[[JobRecord], Awaitable[str]]
@@ -64,8 +83,91 @@ def message_send(services: ServicesFactory, gateway: WhatsAppGateway) -> JobHand
     return handle
 
 
+class MediaFetchPayload(msgspec.Struct, frozen=True):
+    """``media.fetch``: copy an inbound message's media from Meta into the blob store."""
+
+    message_id: uuid.UUID
+    media_id: str | None = None
+    conversation_id: uuid.UUID | None = None
+
+
+def media_fetch(
+    services: ServicesFactory,
+    fetcher: MediaFetcher,
+    blobs: BlobStore,
+    *,
+    max_attempts: int = RetryPolicy.max_attempts,
+) -> JobHandler:
+    """On its last attempt a job that still fails records the media as unavailable
+    (with the reason) instead of leaving a silent gap."""
+
+    async def handle(job: JobRecord) -> str:
+        payload = decode_payload(job, MediaFetchPayload)
+        return await fetch_inbound_media(
+            services(), fetcher, blobs, job.tenant_id, payload.message_id,
+            media_id=payload.media_id, final_attempt=job.attempts >= max_attempts,
+        )  # fmt: skip
+
+    return handle
+
+
+def n8n_trigger(services: ServicesFactory) -> JobHandler:
+    async def handle(job: JobRecord) -> str:
+        return await fan_out(
+            services(), job.tenant_id, job.payload, trigger_id=job.id,
+            occurred_at=job.created_at, correlation_id=job.correlation_id,
+        )  # fmt: skip
+
+    return handle
+
+
+def webhook_out(
+    services: ServicesFactory, sink: AutomationSink, *, max_attempts: int = RetryPolicy.max_attempts
+) -> JobHandler:
+    async def handle(job: JobRecord) -> str:
+        payload = decode_payload(job, WebhookJob)
+        return await deliver_event(
+            services(), sink, job.tenant_id, payload, attempt=job.attempts,
+            final=job.attempts >= max_attempts,
+        )  # fmt: skip
+
+    return handle
+
+
+class AiClassifyPayload(msgspec.Struct, frozen=True):
+    """``ai.classify``: the intent of one inbound message (written by ingest)."""
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID | None = None
+
+
+def ai_classify(services: ServicesFactory, ai: AiProviders) -> JobHandler:
+    async def handle(job: JobRecord) -> str:
+        payload = decode_payload(job, AiClassifyPayload)
+        return await classify_message(
+            services(), ai.classifier, job.tenant_id, payload.message_id, embedder=ai.embedder
+        )
+
+    return handle
+
+
 def default_handlers(
-    services: ServicesFactory, gateway: WhatsAppGateway, limiter: RateLimiter
+    services: ServicesFactory,
+    gateway: WhatsAppGateway,
+    limiter: RateLimiter,
+    blobs: BlobStore | None = None,
+    *,
+    sink: AutomationSink | None = None,
+    max_attempts: int = RetryPolicy.max_attempts,
 ) -> dict[str, JobHandler]:
-    """Kinds with a handler today. The other known kinds are recorded as not run."""
-    return {MSG_SEND: message_send(services, PacedGateway(gateway, limiter))}
+    """Kinds with a handler today. The other known kinds are recorded as not run.
+    ``media.fetch`` needs a blob store and a gateway that serves media."""
+    handlers = {MSG_SEND: message_send(services, PacedGateway(gateway, limiter))}
+    handlers[N8N_TRIGGER] = n8n_trigger(services)
+    handlers[AI_CLASSIFY] = ai_classify(services, build_ai())  # offline; build_worker: runtime.ai
+    handlers[WEBHOOK_OUT] = webhook_out(
+        services, sink or HttpxAutomationSink(), max_attempts=max_attempts
+    )
+    if blobs is not None and isinstance(gateway, MediaFetcher):
+        handlers[MEDIA_FETCH] = media_fetch(services, gateway, blobs, max_attempts=max_attempts)
+    return handlers

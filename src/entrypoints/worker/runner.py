@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from entrypoints.worker.handlers import JobHandler, ServicesFactory, default_handlers
+from entrypoints.worker.handlers import JobHandler, ServicesFactory, ai_classify, default_handlers
+from whatsapp_core.automation import AutomationSink
 from whatsapp_core.errors import DomainError, UpstreamUnavailable
 from whatsapp_core.jobs import (
+    AI_CLASSIFY,
     JOB_KINDS,
     NO_HANDLER,
     JobRecord,
@@ -31,7 +33,9 @@ from whatsapp_core.jobs import (
     RetryPolicy,
     describe_error,
 )
+from whatsapp_core.media import BlobStore
 from whatsapp_core.ports import Clock, WhatsAppGateway
+from whatsapp_core.services.context import CURRENT_CORRELATION_ID
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Runtime
@@ -54,13 +58,22 @@ class Worker:
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 0.25,
         stop_grace: float = 30.0,
+        sink: AutomationSink | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.relay = relay
         self.policy = policy or RetryPolicy()
         self.handlers: dict[str, JobHandler] = {
-            **default_handlers(services, gateway, limiter),
+            **default_handlers(
+                services,
+                gateway,
+                limiter,
+                blobs,
+                sink=sink,
+                max_attempts=self.policy.max_attempts,
+            ),
             **(handlers or {}),
         }
         self.clock = clock
@@ -146,6 +159,14 @@ class Worker:
 
     async def handle(self, job: JobRecord) -> None:
         """Run one claimed job and record its result. Never raises (but cancellation)."""
+        # Jobs and audit rows this job causes carry the same correlation id.
+        token = CURRENT_CORRELATION_ID.set(job.correlation_id)
+        try:
+            await self._handle_in_context(job)
+        finally:
+            CURRENT_CORRELATION_ID.reset(token)
+
+    async def _handle_in_context(self, job: JobRecord) -> None:
         with structlog.contextvars.bound_contextvars(
             correlation_id=job.correlation_id,
             job_id=str(job.id),
@@ -257,6 +278,14 @@ def build_worker(runtime: Runtime, gateway: WhatsAppGateway, **options: Any) -> 
         from adapters.memory.jobs import MemoryRateLimiter
 
         limiter = MemoryRateLimiter()
+    if options.get("sink") is None:
+        from adapters.automation.httpx_sink import HttpxAutomationSink
+
+        sink = options["sink"] = HttpxAutomationSink()
+        runtime.on_stop(sink.aclose)
+    options.setdefault("blobs", runtime.blobs)  # media.fetch stores into the runtime's store
+    ai_handler = ai_classify(lambda: runtime.services, runtime.ai)  # the runtime's providers
+    options["handlers"] = {AI_CLASSIFY: ai_handler, **(options.get("handlers") or {})}
     return Worker(
         relay=relay,
         limiter=limiter,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,10 @@ from whatsapp_core.ports import (
 )
 
 log = logging.getLogger("whatsapp_core")
+
+# The request or job being served; entry points set it, audit rows and outbox jobs
+# carry it so one id follows a webhook or a click through every job it causes.
+CURRENT_CORRELATION_ID: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 
 class NoEvents:
@@ -59,7 +64,7 @@ class Services:
                 kind=kind,
                 payload=payload,
                 created_at=self.clock.now(),
-                correlation_id=correlation_id,
+                correlation_id=correlation_id or CURRENT_CORRELATION_ID.get(),
             )
         )
 
@@ -86,6 +91,6 @@ class Services:
                 at=self.clock.now(),
                 before=before,
                 after=after,
-                correlation_id=correlation_id,
+                correlation_id=correlation_id or CURRENT_CORRELATION_ID.get(),
             )
         )

@@ -16,7 +16,7 @@ from whatsapp_core.domain.model import (
     Message,
     Principal,
 )
-from whatsapp_core.errors import Conflict
+from whatsapp_core.errors import Conflict, InvalidInput
 from whatsapp_core.policies.access import Action
 from whatsapp_core.policies.window import WindowState, window_state
 from whatsapp_core.services.authz import authorize
@@ -39,6 +39,8 @@ async def list_conversations(
     *,
     status: ConversationStatus | None = None,
     assignee_id: uuid.UUID | None = None,
+    unassigned: bool = False,
+    label: str | None = None,
     limit: int = 50,
     before: datetime | None = None,
 ) -> list[ConversationView]:
@@ -49,6 +51,8 @@ async def list_conversations(
             principal.tenant_id,
             status=status,
             assignee_id=assignee_id,
+            unassigned=unassigned,
+            label=label.strip().lower() if label else None,
             limit=max(1, min(limit, 200)),
             before=before,
         )
@@ -205,4 +209,39 @@ def _snapshot(c: Conversation) -> dict[str, str | int | None]:
         "status": c.status.value,
         "assignee_id": str(c.assignee_id) if c.assignee_id else None,
         "unread_count": c.unread_count,
+        "labels": ",".join(c.labels),
     }
+
+
+def _label(value: str) -> str:
+    label = value.strip().lower()
+    if not label or len(label) > 40 or not all(ch.isalnum() or ch in "-_ " for ch in label):
+        raise InvalidInput(
+            "a label is 1-40 letters, digits, spaces, dashes or underscores", field="label"
+        )
+    return label
+
+
+async def add_label(
+    svc: Services, principal: Principal, conversation_id: uuid.UUID, label: str
+) -> Conversation:
+    """Tag a conversation (e.g. billing, vip); agents may label what they work on."""
+    authorize(principal, Action.CONVERSATION_REPLY)
+    name = _label(label)
+    return await _change(
+        svc, principal, conversation_id, "conversation.label",
+        lambda c: c if name in c.labels else replace(c, labels=tuple(sorted((*c.labels, name)))),
+        None, event="conversation.updated",
+    )  # fmt: skip
+
+
+async def remove_label(
+    svc: Services, principal: Principal, conversation_id: uuid.UUID, label: str
+) -> Conversation:
+    authorize(principal, Action.CONVERSATION_REPLY)
+    name = _label(label)
+    return await _change(
+        svc, principal, conversation_id, "conversation.unlabel",
+        lambda c: replace(c, labels=tuple(x for x in c.labels if x != name)),
+        None, event="conversation.updated",
+    )  # fmt: skip

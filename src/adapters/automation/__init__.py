@@ -1,0 +1,1 @@
+"""Automation adapters: signed event webhooks over HTTP."""

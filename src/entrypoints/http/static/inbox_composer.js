@@ -1,0 +1,190 @@
+// The composer: free text while the 24 h window is open, an approved-template picker after.
+import { api, can, fmtFull, h, icon, timeLeft, toast } from "./api.js";
+import { checkParam, filled, paramsFor, placeholders } from "./tpl.js";
+
+const SEND = ["M4 12 20 4l-4 16-4-7z", "M12 13l8-9"];
+const drafts = new Map();
+let approved = null; // cached approved templates; dropped on a template.status event
+
+export function forgetTemplates() {
+  approved = null;
+}
+
+async function approvedTemplates() {
+  if (approved === null) {
+    const all = await api("/api/templates");
+    approved = all.filter((t) => t.status === "APPROVED");
+  }
+  return approved;
+}
+
+/**
+ * Draw the composer for `conv` into `box`. `onSent(message)` receives the stored message.
+ */
+export function renderComposer(box, conv, onSent) {
+  box.hidden = false;
+  box.conv = conv; // the thread keeps this current, so the countdown follows new messages
+  box.refreshCountdown = null;
+  if (!can("conversation.reply")) {
+    box.replaceChildren(h("div.readonly", "You have view-only access: you can read this conversation but not reply."));
+    return;
+  }
+  if (conv.window_open) openComposer(box, conv, onSent);
+  else closedComposer(box, conv, onSent);
+}
+
+function openComposer(box, conv, onSent) {
+  const input = h("textarea#composer-input", {
+    rows: 1, placeholder: "Type a message", "aria-label": "Message", maxlength: 4096,
+  });
+  input.value = drafts.get(conv.id) || "";
+  const send = h("button.primary.send#send-button", { type: "button", title: "Send (Enter)", "aria-label": "Send" },
+    icon(SEND, { size: 18 }));
+  const grow = () => {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight + 2, 160)}px`;
+  };
+  async function submit() {
+    const text = input.value.trim();
+    if (!text || send.disabled) return;
+    send.disabled = true;
+    try {
+      const message = await api(`/api/conversations/${conv.id}/messages`, { method: "POST", body: { text } });
+      input.value = "";
+      drafts.delete(conv.id);
+      grow();
+      onSent(message);
+    } catch (err) {
+      toast(err.message, "error");
+      if (err.status === 409) onSent(null); // the window closed meanwhile: re-read the thread
+    } finally {
+      send.disabled = false;
+      input.focus();
+    }
+  }
+  input.addEventListener("input", () => {
+    drafts.set(conv.id, input.value);
+    grow();
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  });
+  send.addEventListener("click", submit);
+  const left = h("span", { dataset: { closes: conv.window_closes_at || "" } });
+  const updateLeft = () => {
+    const closes = box.conv.window_closes_at;
+    const t = closes && timeLeft(closes);
+    left.textContent = t ? `Window closes in ${t}` : "";
+  };
+  updateLeft();
+  left.addEventListener("tick", updateLeft);
+  box.refreshCountdown = updateLeft;
+  box.replaceChildren(
+    // Reserved for AI reply suggestions (POST /api/conversations/{id}/suggest).
+    h("div.slot-suggest#suggest-slot"),
+    h("div.input-row", input, send),
+    h("div.hint-row", h("span", "Enter to send · Shift+Enter for a new line"), left),
+  );
+  requestAnimationFrame(() => {
+    grow();
+    input.focus();
+  });
+}
+
+function closedComposer(box, conv, onSent) {
+  const who = conv.contact.display_name || "the customer";
+  const since = conv.window_closes_at ? ` on ${fmtFull(conv.window_closes_at)}` : "";
+  const why = conv.last_inbound_at
+    ? `The 24-hour customer service window closed${since}. `
+    : `${who} hasn't written to you yet, so there is no open window. `;
+  const notice = h("div.notice.warn#window-closed", h("strong", "Free-form replies are paused. "),
+    why, `WhatsApp only allows approved templates until ${who} writes again.`);
+  const picker = h("div.picker#template-picker", h("div.faint.small", "Loading templates…"));
+  box.replaceChildren(h("div.closed", notice, can("template.send") ? picker : null));
+  if (can("template.send")) fillPicker(picker, conv, onSent);
+}
+
+async function fillPicker(picker, conv, onSent) {
+  let templates;
+  try {
+    templates = await approvedTemplates();
+  } catch (err) {
+    picker.replaceChildren(h("div.error-text", err.message));
+    return;
+  }
+  if (!templates.length) {
+    picker.replaceChildren(h("div.small.muted", "No approved templates yet. ",
+      can("template.manage") ? h("a", { href: "/templates" }, "Create one and submit it for review.")
+        : "Ask a manager to create one."));
+    return;
+  }
+  const select = h("select#template-select", { "aria-label": "Template" },
+    h("option", { value: "" }, "Choose an approved template…"),
+    templates.map((t) => h("option", { value: t.id }, `${t.name} · ${t.language}`)));
+  const params = h("div.params");
+  const preview = h("div.preview-bubble#template-preview", h("span.faint", "The message preview appears here."));
+  const sendBtn = h("button.primary#send-template", { type: "button", disabled: true }, "Send template");
+  let values = {};
+  let current = null;
+
+  function names() {
+    return {
+      header: current?.header_text ? placeholders(current.header_text) : [],
+      body: current ? placeholders(current.body) : [],
+    };
+  }
+  function refresh() {
+    if (!current) {
+      preview.replaceChildren(h("span.faint", "The message preview appears here."));
+      sendBtn.disabled = true;
+      return;
+    }
+    const parts = [];
+    if (current.header_text) parts.push(h("strong", filled(current.header_text, values.header)), "\n");
+    parts.push(...filled(current.body, values.body));
+    if (current.footer) parts.push("\n", h("span.faint", current.footer));
+    preview.replaceChildren(...parts);
+    const n = names();
+    const bad = [...n.header.map((k) => checkParam(values.header[k] || "", 60)),
+      ...n.body.map((k) => checkParam(values.body[k] || ""))].some(Boolean);
+    sendBtn.disabled = bad;
+  }
+  select.addEventListener("change", () => {
+    current = templates.find((t) => t.id === select.value) || null;
+    values = { header: {}, body: {} };
+    const n = names();
+    const field = (part, key) => {
+      const inp = h("input", { placeholder: `{{${key}}}`, "aria-label": `${part} {{${key}}}`, dataset: { part, key } });
+      inp.addEventListener("input", () => {
+        values[part][key] = inp.value;
+        refresh();
+      });
+      return h("label.field", `${part === "header" ? "Header" : "Body"} {{${key}}}`, inp);
+    };
+    params.replaceChildren(...n.header.map((k) => field("header", k)), ...n.body.map((k) => field("body", k)));
+    if (current && !n.header.length && !n.body.length) params.append(h("div.hint", "This template has no parameters."));
+    refresh();
+  });
+  sendBtn.addEventListener("click", async () => {
+    const n = names();
+    sendBtn.disabled = true;
+    try {
+      const message = await api("/api/messages/send-template", {
+        method: "POST",
+        body: {
+          name: current.name, language: current.language, conversation_id: conv.id,
+          body_params: paramsFor(n.body, values.body), header_params: n.header.map((k) => values.header[k] || ""),
+        },
+      });
+      toast(`Template “${current.name}” queued`);
+      onSent(message);
+    } catch (err) {
+      toast(err.message, "error");
+      sendBtn.disabled = false;
+    }
+  });
+  picker.replaceChildren(h("div.params", select, params, h("div", sendBtn)), preview);
+}
