@@ -14,7 +14,7 @@ from typing import Protocol, Self
 
 from whatsapp_core.ai import AiUsageStore, EmbeddingStore, KnowledgeStore
 from whatsapp_core.automation import DeliveryLog, IdempotencyStore, SubscriptionStore
-from whatsapp_core.domain.accounts import ApiKey, Note, User
+from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
 from whatsapp_core.domain.model import (
     AuditEntry,
     Contact,
@@ -207,6 +207,20 @@ class ApiKeyStore(Protocol):
     async def list(self, tenant_id: uuid.UUID) -> list[ApiKey]: ...
 
 
+class RefreshTokenStore(Protocol):
+    async def add(self, token: RefreshToken) -> None: ...
+
+    async def by_hash(self, token_hash: str) -> RefreshToken | None:
+        """Refresh happens before any tenant is known: looked up platform-wide."""
+        ...
+
+    async def mark_used(self, token: RefreshToken, at: datetime) -> bool:
+        """``False`` when it was already used (a concurrent or replayed refresh)."""
+        ...
+
+    async def revoke_family(self, family_id: uuid.UUID, at: datetime) -> None: ...
+
+
 class NoteStore(Protocol):
     async def add(self, note: Note) -> None: ...
 
@@ -240,6 +254,8 @@ class UnitOfWork(Protocol):
     def api_keys(self) -> ApiKeyStore: ...
     @property
     def notes(self) -> NoteStore: ...
+    @property
+    def refresh_tokens(self) -> RefreshTokenStore: ...
     @property
     def knowledge(self) -> KnowledgeStore: ...
     @property

@@ -92,3 +92,42 @@ async def test_notes_belong_to_their_conversation_and_tenant(
     async with uow_factory() as uow:
         assert await uow.notes.for_conversation(acme.id, conversation.id) == notes
         assert await uow.notes.for_conversation(beta.id, conversation.id) == []
+
+
+async def test_refresh_tokens_are_used_once_and_revoked_by_family(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    from whatsapp_core.domain.accounts import RefreshToken
+
+    acme = await tenant(uow_factory)
+    owner = user(acme.id, "ann@acme.test")
+    family = uuid.uuid4()
+    tokens = [
+        RefreshToken(
+            id=uuid.uuid4(),
+            tenant_id=acme.id,
+            user_id=owner.id,
+            family_id=family,
+            token_hash=f"hash-{i}",
+            created_at=T0,
+            expires_at=T0 + timedelta(days=30),
+        )
+        for i in range(2)
+    ]
+    async with uow_factory() as uow:
+        await uow.users.add(owner)
+        for token in tokens:
+            await uow.refresh_tokens.add(token)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.refresh_tokens.mark_used(tokens[0], T0) is True
+        assert await uow.refresh_tokens.mark_used(tokens[0], T0) is False
+        await uow.refresh_tokens.revoke_family(family, T0)
+        await uow.commit()
+    async with uow_factory() as uow:
+        first = await uow.refresh_tokens.by_hash("hash-0")
+        second = await uow.refresh_tokens.by_hash("hash-1")
+        assert first is not None
+        assert second is not None
+        assert (first.used_at, first.revoked_at, second.revoked_at) == (T0, T0, T0)
+        assert await uow.refresh_tokens.by_hash("nope") is None

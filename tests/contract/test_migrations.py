@@ -37,7 +37,7 @@ RLS_TABLES = {
     "idempotency_keys",
 }
 # Looked up before any tenant is known (sign-in), so deliberately without RLS.
-PLATFORM_TABLES = {"tenants", "users", "api_keys"}
+PLATFORM_TABLES = {"tenants", "users", "api_keys", "refresh_tokens"}
 
 
 @pytest.fixture(params=["embedded_pg", "machine_pg"])

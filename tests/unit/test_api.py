@@ -340,3 +340,38 @@ def test_labels_and_inbox_filters(client: TestClient) -> None:  # type: ignore[t
     assert listed(unassigned="true") == []
     removed = client.delete(f"{url}/labels/billing", headers=bearer(admin))
     assert removed.json() == {"labels": []}
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient) -> None:  # type: ignore[type-arg]
+    register(client)
+    client.post("/api/auth/login", json={"email": "admin@acme.test", "password": PASSWORD})
+    first = client.cookies.get("wa_refresh")
+    assert first
+    renewed = client.post("/api/auth/refresh")
+    assert renewed.status_code == 200, renewed.text
+    second = client.cookies.get("wa_refresh")
+    assert second
+    assert second != first
+    assert client.get("/api/auth/me").status_code == 200
+    # The used token comes back (stolen copy): the family dies, the good token too.
+    client.cookies.set("wa_refresh", first, path="/api/auth")
+    assert client.post("/api/auth/refresh").status_code == 401
+    client.cookies.set("wa_refresh", second, path="/api/auth")
+    assert client.post("/api/auth/refresh").status_code == 401
+    session = client.post(
+        "/api/auth/login", json={"email": "admin@acme.test", "password": PASSWORD}
+    )
+    actions = {e["action"] for e in client.get("/api/audit", headers=bearer(session.json())).json()}
+    assert "session.reuse_detected" in actions
+
+
+def test_logout_ends_the_refresh_session(client: TestClient) -> None:  # type: ignore[type-arg]
+    register(client)
+    session = client.post(
+        "/api/auth/login", json={"email": "admin@acme.test", "password": PASSWORD}
+    )
+    token = client.cookies.get("wa_refresh")
+    out = client.post("/api/auth/logout", headers={"X-CSRF-Token": session.json()["csrf_token"]})
+    assert out.status_code == 204
+    client.cookies.set("wa_refresh", token, path="/api/auth")
+    assert client.post("/api/auth/refresh").status_code == 401

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+
+from msgspec.structs import replace
 
 from adapters.memory.stores import MemoryState
-from whatsapp_core.domain.accounts import ApiKey, Note, User
+from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
 from whatsapp_core.errors import Conflict, NotFound
 
 
@@ -86,3 +89,26 @@ class MemoryNoteStore:
             if n.tenant_id == tenant_id and n.conversation_id == conversation_id
         ]
         return sorted(found, key=lambda n: (n.created_at, str(n.id)))
+
+
+class MemoryRefreshTokenStore:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, token: RefreshToken) -> None:
+        self._s.refresh_tokens[token.token_hash] = token
+
+    async def by_hash(self, token_hash: str) -> RefreshToken | None:
+        return self._s.refresh_tokens.get(token_hash)
+
+    async def mark_used(self, token: RefreshToken, at: datetime) -> bool:
+        current = self._s.refresh_tokens.get(token.token_hash)
+        if current is None or current.used_at is not None:
+            return False
+        self._s.refresh_tokens[token.token_hash] = replace(current, used_at=at)
+        return True
+
+    async def revoke_family(self, family_id: uuid.UUID, at: datetime) -> None:
+        for key, token in list(self._s.refresh_tokens.items()):
+            if token.family_id == family_id and token.revoked_at is None:
+                self._s.refresh_tokens[key] = replace(token, revoked_at=at)

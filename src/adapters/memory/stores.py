@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from whatsapp_core.domain.accounts import ApiKey, Note, User
+from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
 from whatsapp_core.domain.model import (
     AuditEntry,
     Contact,
@@ -41,6 +41,7 @@ class MemoryState:
     users: dict[uuid.UUID, User] = field(default_factory=dict)
     api_keys: dict[uuid.UUID, ApiKey] = field(default_factory=dict)
     notes: dict[uuid.UUID, Note] = field(default_factory=dict)
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
 
 
 class MemoryTenantStore:

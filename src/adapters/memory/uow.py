@@ -12,7 +12,12 @@ import dataclasses
 from types import TracebackType
 from typing import Self
 
-from adapters.memory.accounts import MemoryApiKeyStore, MemoryNoteStore, MemoryUserStore
+from adapters.memory.accounts import (
+    MemoryApiKeyStore,
+    MemoryNoteStore,
+    MemoryRefreshTokenStore,
+    MemoryUserStore,
+)
 from adapters.memory.ai import (
     MemoryAiState,
     MemoryAiUsageStore,
@@ -74,6 +79,7 @@ class MemoryUnitOfWork:
         self.users = MemoryUserStore(work)
         self.api_keys = MemoryApiKeyStore(work)
         self.notes = MemoryNoteStore(work)
+        self.refresh_tokens = MemoryRefreshTokenStore(work)
         ai = self._ai = self._db.ai.staged()
         self.knowledge, self.embeddings = MemoryKnowledgeStore(ai), MemoryEmbeddingStore(ai)
         self.ai_usage = MemoryAiUsageStore(ai)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from adapters.postgres import tables
 from adapters.postgres.store_base import SqlaStore
-from whatsapp_core.domain.accounts import ApiKey, Note, User
+from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
 
 
 class SqlaUserStore(SqlaStore):
@@ -79,3 +80,33 @@ class SqlaNoteStore(SqlaStore):
             .order_by(t.c.created_at, sa.cast(t.c.id, sa.Text))
         )
         return await self._all(tenant_id, q)
+
+
+class SqlaRefreshTokenStore(SqlaStore):
+    table = tables.refresh_tokens
+    entity = RefreshToken
+
+    async def add(self, token: RefreshToken) -> None:
+        await self._insert_unscoped(token)
+
+    async def by_hash(self, token_hash: str) -> RefreshToken | None:
+        found: RefreshToken | None = await self._one(None, token_hash=token_hash)
+        return found
+
+    async def mark_used(self, token: RefreshToken, at: datetime) -> bool:
+        t = self.table
+        # Compare-and-set: of two concurrent refreshes with one token, one wins.
+        result = await self._execute(
+            None,
+            sa.update(t).where(t.c.id == token.id, t.c.used_at.is_(None)).values(used_at=at),
+        )
+        return result.rowcount == 1
+
+    async def revoke_family(self, family_id: uuid.UUID, at: datetime) -> None:
+        t = self.table
+        await self._execute(
+            None,
+            sa.update(t)
+            .where(t.c.family_id == family_id, t.c.revoked_at.is_(None))
+            .values(revoked_at=at),
+        )

@@ -401,3 +401,21 @@ idempotency_keys = sa.Table(
     _at("created_at"),
     sa.PrimaryKeyConstraint("tenant_id", "key", name="pk_idempotency_keys"),
 )
+
+# Refresh happens before a tenant is known (looked up by hash): no row-level security.
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column(
+        "user_id", UUID(as_uuid=True), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("family_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    _at("created_at"),
+    _at("expires_at"),
+    _at("used_at", nullable=True),
+    _at("revoked_at", nullable=True),
+    sa.Index("ix_refresh_tokens_family", "family_id"),
+)

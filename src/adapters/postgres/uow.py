@@ -12,7 +12,12 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.postgres.accounts import SqlaApiKeyStore, SqlaNoteStore, SqlaUserStore
+from adapters.postgres.accounts import (
+    SqlaApiKeyStore,
+    SqlaNoteStore,
+    SqlaRefreshTokenStore,
+    SqlaUserStore,
+)
 from adapters.postgres.ai import SqlaAiUsageStore, SqlaEmbeddingStore, SqlaKnowledgeStore
 from adapters.postgres.automation import (
     SqlaDeliveryLog,
@@ -64,6 +69,7 @@ class SqlaUnitOfWork:
         self.users = SqlaUserStore(conn, scope)
         self.api_keys = SqlaApiKeyStore(conn, scope)
         self.notes = SqlaNoteStore(conn, scope)
+        self.refresh_tokens = SqlaRefreshTokenStore(conn, scope)
         self.knowledge = SqlaKnowledgeStore(conn, scope)
         self.embeddings = SqlaEmbeddingStore(conn, scope)
         self.ai_usage = SqlaAiUsageStore(conn, scope)

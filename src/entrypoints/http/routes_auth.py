@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -15,7 +15,11 @@ from entrypoints.http.auth import ACCESS_COOKIE, CSRF_COOKIE
 from entrypoints.http.schemas import LoginIn, PasswordIn, RegisterIn, SessionOut, UserOut
 from whatsapp_core.domain.accounts import User
 from whatsapp_core.domain.model import Principal
-from whatsapp_core.services import accounts
+from whatsapp_core.errors import Unauthenticated
+from whatsapp_core.services import accounts, sessions
+
+REFRESH_COOKIE = "wa_refresh"
+REFRESH_PATH = "/api/auth"
 
 
 class AuthController(Controller):
@@ -38,7 +42,7 @@ class AuthController(Controller):
             phone_number_id=data.phone_number_id,
             display_phone_number=data.display_phone_number,
         )
-        return _session(runtime, admin, status=201)
+        return await _session(runtime, admin, status=201)
 
     @post("/login", status_code=200, summary="Sign in; sets the session cookies")
     async def login(
@@ -47,16 +51,32 @@ class AuthController(Controller):
         user = await accounts.authenticate(
             runtime.services, runtime.hasher, data.email, data.password
         )
-        return _session(runtime, user, status=200)
+        return await _session(runtime, user, status=200)
 
-    @post("/logout", status_code=204, summary="Sign out (clears the session cookies)")
-    async def logout(self) -> Response[None]:
+    @post("/refresh", status_code=200, summary="A new access token from the refresh cookie")
+    async def refresh(
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+    ) -> Response[Any]:
+        token = request.cookies.get(REFRESH_COOKIE)
+        if not token:
+            raise Unauthenticated("no session to refresh; sign in")
+        user, next_token = await sessions.refresh(runtime.services, token)
+        return await _session(runtime, user, status=200, refresh_token=next_token)
+
+    @post("/logout", status_code=204, summary="Sign out (ends the session everywhere it was)")
+    async def logout(
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+    ) -> Response[None]:
+        token = request.cookies.get(REFRESH_COOKIE)
+        if token:
+            await sessions.end_session(runtime.services, token)
         return Response(
             None,
             status_code=204,
             cookies=[
                 Cookie(key=ACCESS_COOKIE, value="", max_age=0, path="/"),
                 Cookie(key=CSRF_COOKIE, value="", max_age=0, path="/"),
+                Cookie(key=REFRESH_COOKIE, value="", max_age=0, path=REFRESH_PATH),
             ],
         )
 
@@ -80,8 +100,12 @@ class AuthController(Controller):
         )
 
 
-def _session(runtime: Runtime, user: User, *, status: int) -> Response[Any]:
+async def _session(
+    runtime: Runtime, user: User, *, status: int, refresh_token: str | None = None
+) -> Response[Any]:
     assert runtime.tokens is not None
+    if refresh_token is None:
+        refresh_token = await sessions.start_session(runtime.services, user)
     principal = Principal(tenant_id=user.tenant_id, role=user.role, user_id=user.id)
     token = runtime.tokens.issue(principal, runtime.clock.now())
     csrf = secrets.token_urlsafe(24)
@@ -105,6 +129,12 @@ def _session(runtime: Runtime, user: User, *, status: int) -> Response[Any]:
             Cookie(
                 key=CSRF_COOKIE, value=csrf, max_age=ttl, httponly=False, secure=secure,
                 samesite="strict", path="/",
+            ),
+            # Sent only to /api/auth (refresh, logout): never with ordinary API calls.
+            Cookie(
+                key=REFRESH_COOKIE, value=refresh_token,
+                max_age=int(sessions.REFRESH_TTL.total_seconds()), httponly=True,
+                secure=secure, samesite="strict", path=REFRESH_PATH,
             ),
         ],
     )  # fmt: skip

@@ -65,3 +65,21 @@ def validate_password(value: str) -> str:
     if len(value) > 256:
         raise InvalidInput("the password is longer than 256 characters", field="password")
     return value
+
+
+class RefreshToken(msgspec.Struct, frozen=True, kw_only=True):
+    """One link of a rotating refresh-token chain; only a hash of the token is kept.
+
+    Every refresh uses the token up and issues the next one in the same family. A used
+    token presented again means it was stolen (or replayed): the whole family is revoked.
+    """
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    user_id: uuid.UUID
+    family_id: uuid.UUID
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -36,6 +36,17 @@ export class ApiError extends Error {
   }
 }
 
+let refreshing = null;
+
+/** Trade the refresh cookie for a new access token; true when the session goes on. */
+export function refreshSession() {
+  refreshing ??= fetch("/api/auth/refresh", { method: "POST", credentials: "same-origin" })
+    .then((res) => res.ok)
+    .catch(() => false)
+    .finally(() => setTimeout(() => (refreshing = null), 0));
+  return refreshing;
+}
+
 export function sessionExpired() {
   const here = location.pathname + location.search;
   location.assign(`/login?expired=1&next=${encodeURIComponent(here)}`);
@@ -59,6 +70,10 @@ export async function api(path, { method = "GET", body: payload, raw, contentTyp
   let res;
   try {
     res = await fetch(path, init);
+    if (res.status === 401 && auth && (await refreshSession())) {
+      if (headers["X-CSRF-Token"] !== undefined) headers["X-CSRF-Token"] = cookie("wa_csrf");
+      res = await fetch(path, init);
+    }
   } catch {
     throw new ApiError(0, "The server can't be reached. Check your connection and try again.");
   }
@@ -259,7 +274,7 @@ export function connectEvents(onEvent, onState = () => {}) {
     ws.addEventListener("close", (e) => {
       onState("off");
       if (e.code === 4401) {
-        sessionExpired();
+        refreshSession().then((ok) => (ok ? setTimeout(open, 0) : sessionExpired()));
         return;
       }
       setTimeout(open, delay);
@@ -279,7 +294,7 @@ export function initShell() {
       try {
         await api("/api/auth/logout", { method: "POST" });
       } finally {
-        location.assign("/login");
+        location.assign("/login?signed_out=1");
       }
     });
   }

@@ -1,9 +1,15 @@
-import { api } from "./api.js";
+import { api, refreshSession } from "./api.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
 const submit = document.getElementById("login-submit");
 const email = document.getElementById("email");
+
+// A page opened after the short access token lapsed lands here: if the longer-lived
+// session is still good, go straight back instead of asking for the password.
+if (!new URLSearchParams(location.search).has("signed_out")) {
+  refreshSession().then((ok) => ok && location.replace(form.dataset.next || "/inbox"));
+}
 
 email.value = localStorage.getItem("wa.lastEmail") || "";
 if (email.value) document.getElementById("password").focus();
