@@ -137,7 +137,7 @@ def build_runtime(settings: Settings) -> Runtime:
         runtime._starters.append(_start_redis)
         if not settings.s3_bucket:
             runtime._starters.append(_start_local_storage)
-    runtime._starters.append(_load_meta_secrets)
+    runtime._starters.append(_load_secrets)
     runtime.ai = build_ai(**ai_options(settings))
     runtime._starters.append(_on_stop_close_ai)
     runtime._starters.append(_start_blob_store)
@@ -224,7 +224,7 @@ async def _start_local_storage(runtime: Runtime) -> None:
     runtime.probes.append(probe)
 
 
-async def _load_meta_secrets(runtime: Runtime) -> None:
+async def _load_secrets(runtime: Runtime) -> None:
     """Production takes both from the environment (checked by settings). The embedded and
     memory profiles talk to the Meta simulator, so they make their own on first start and
     the embedded one keeps them in the data directory (private to its owner)."""

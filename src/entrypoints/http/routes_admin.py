@@ -66,7 +66,7 @@ class TemplateController(Controller):
     ) -> TemplateOut:
         template = await templates.create_template(
             runtime.services, principal, name=data.name, language=data.language,
-            category=_category(data.category),
+            category=data.category.upper(),
             components=_components(data.body, data.header_text, data.footer, data.buttons),
         )  # fmt: skip
         return TemplateOut.of(template)
@@ -82,7 +82,7 @@ class TemplateController(Controller):
         template = await templates.edit_template(
             runtime.services, principal, template_id,
             components=_components(data.body, data.header_text, data.footer, data.buttons),
-            category=_category(data.category) if data.category else None,
+            category=data.category.upper() if data.category else None,
         )  # fmt: skip
         return TemplateOut.of(template)
 
@@ -100,15 +100,6 @@ class TemplateController(Controller):
                 runtime.services, runtime.gateway, principal, template_id
             )
         )
-
-
-def _category(value: str) -> str:
-    upper = value.upper()
-    if upper not in ("MARKETING", "UTILITY", "AUTHENTICATION"):
-        raise InvalidInput(
-            "category must be MARKETING, UTILITY or AUTHENTICATION", field="category"
-        )
-    return upper
 
 
 class AdminController(Controller):

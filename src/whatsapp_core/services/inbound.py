@@ -298,20 +298,10 @@ async def apply_status(
                 counts["failed"] += 1
             else:
                 for level in _COUNTED:
-                    if _rank(current) < _rank(level) <= _rank(new):
+                    if current.rank < level.rank <= new.rank:
                         counts[str(level)] += 1
             await uow.templates.update(replace(template, **counts, updated_at=svc.clock.now()))
     return updated
-
-
-def _rank(status: MessageStatus) -> int:
-    return {
-        MessageStatus.ACCEPTED: 0,
-        MessageStatus.HELD: 0,
-        MessageStatus.SENT: 1,
-        MessageStatus.DELIVERED: 2,
-        MessageStatus.READ: 3,
-    }.get(status, 4)
 
 
 async def _apply_identity_change(work: _Batch, tenant: Tenant, change: IdentityChange) -> None:
