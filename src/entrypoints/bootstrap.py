@@ -20,6 +20,7 @@ from typing import Any
 from adapters.ai import build_ai, close_ai
 from adapters.memory.basics import SystemClock, UuidGenerator
 from adapters.memory.gateway import MemoryWhatsAppGateway
+from adapters.memory.idempotency import MemoryIdempotencyGuard
 from adapters.memory.uow import AlwaysReady, MemoryUnitOfWorkFactory
 from adapters.quota import MemoryQuota
 from adapters.realtime.local import LocalBroadcaster
@@ -33,9 +34,11 @@ from whatsapp_core.policies.quota import QuotaLimits
 from whatsapp_core.ports import (
     Clock,
     EventPublisher,
+    IdempotencyGuard,
     IdGenerator,
     PasswordHasher,
     Probe,
+    TokenIssuer,
     UnitOfWorkFactory,
     WhatsAppGateway,
 )
@@ -58,10 +61,12 @@ class Runtime:
     meta_verify_token: str = ""
     counters: Counter[str] = field(default_factory=Counter)
     hasher: PasswordHasher = field(default_factory=Argon2PasswordHasher)
-    tokens: JwtTokenIssuer | None = None
+    tokens: TokenIssuer | None = None
     gateway: WhatsAppGateway | None = None
     broadcaster: LocalBroadcaster = field(default_factory=LocalBroadcaster)
     redis: Any = None
+    # Webhook duplicate guard: Redis when configured (shared by replicas), else memory.
+    guard: IdempotencyGuard = field(default_factory=lambda: MemoryIdempotencyGuard(SystemClock()))
     quota: Any = field(default_factory=MemoryQuota)
     quota_limits: QuotaLimits = field(default_factory=QuotaLimits)
     simulator_app: Any = None  # the Meta simulator, mounted at /meta-sim in development
@@ -191,6 +196,7 @@ async def _start_redis(runtime: Runtime) -> None:
 
     from adapters.quota import RedisQuota
     from adapters.realtime.redis_pubsub import RedisEventPublisher, RedisRelay
+    from adapters.redis.idempotency import RedisIdempotencyGuard, namespace_for
     from adapters.redis.probe import RedisProbe
 
     assert runtime.settings.redis_url is not None
@@ -211,6 +217,9 @@ async def _start_redis(runtime: Runtime) -> None:
     runtime.on_stop(relay.stop)
     runtime.events = RedisEventPublisher(client)
     runtime.quota = RedisQuota(client)  # limits hold across every API replica
+    runtime.guard = RedisIdempotencyGuard(
+        client, namespace=namespace_for(runtime.database_url), counters=runtime.counters
+    )
 
 
 async def _start_local_storage(runtime: Runtime) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -24,6 +24,7 @@ from whatsapp_core.domain.model import (
     Message,
     OutboxJob,
     PendingStatus,
+    Principal,
     Template,
 )
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
@@ -65,6 +66,10 @@ class ContactStore(Protocol):
 
     async def get(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
         """``NotFound`` when absent or in another tenant."""
+        ...
+
+    async def delete(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> None:
+        """Remove the contact with its conversation, messages and notes."""
         ...
 
     async def by_bsuid(self, tenant_id: uuid.UUID, bsuid: str) -> Contact | None: ...
@@ -146,6 +151,16 @@ class MessageStore(Protocol):
         """Newest first; ``before`` is the cursor (a ``created_at``)."""
         ...
 
+    async def move(
+        self,
+        tenant_id: uuid.UUID,
+        from_conversation: uuid.UUID,
+        to_conversation: uuid.UUID,
+        to_contact: uuid.UUID,
+    ) -> int:
+        """Re-home a conversation's messages (contact merge); returns how many moved."""
+        ...
+
     async def add_pending_status(self, status: PendingStatus) -> None: ...
 
     async def take_pending_statuses(self, tenant_id: uuid.UUID, wamid: str) -> list[PendingStatus]:
@@ -223,6 +238,10 @@ class RefreshTokenStore(Protocol):
 
 class NoteStore(Protocol):
     async def add(self, note: Note) -> None: ...
+
+    async def move(
+        self, tenant_id: uuid.UUID, from_conversation: uuid.UUID, to_conversation: uuid.UUID
+    ) -> int: ...
 
     async def for_conversation(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
@@ -314,10 +333,51 @@ class PasswordHasher(Protocol):
         ...
 
 
-class IdempotencyGuard(Protocol):
-    """A fast first-seen check (e.g. Redis SET NX) in front of the database's unique keys."""
+class SecretBox(Protocol):
+    """Authenticated encryption of short secrets (a tenant's Meta access token, app
+    secret) at rest. ``context`` is bound into the token so a sealed value copied into
+    another tenant's row or another field does not open."""
 
-    async def first_time(self, key: str, ttl_seconds: int) -> bool: ...
+    def seal(self, plaintext: str, *, context: str) -> str: ...
+
+    def open(self, token: str, *, context: str) -> str:
+        """Raise ``InvalidInput`` for a token that was tampered with, sealed for another
+        context, or sealed with a key that is no longer configured."""
+        ...
+
+    def needs_rotation(self, token: str) -> bool:
+        """True when ``token`` was sealed with a key other than the active one."""
+        ...
+
+
+class TokenIssuer(Protocol):
+    """Short-lived access tokens for a signed-in user."""
+
+    ttl: timedelta  # how long an issued token lives (cookies expire with it)
+
+    def issue(self, principal: Principal, now: datetime) -> str: ...
+
+    def principal(self, token: str) -> Principal:
+        """Raise ``Unauthenticated`` for an expired, forged or malformed token."""
+        ...
+
+
+class IdempotencyGuard(Protocol):
+    """A fast memory of deliveries already stored, in front of the database's unique keys.
+
+    Keys are remembered only AFTER the transaction that stored them commits: claiming a
+    key first would lose the delivery if that commit then failed. Best effort: an
+    adapter that cannot reach its store answers "nothing seen" and skips ``remember``
+    (logged and counted), never raising, because the database stays the real guard.
+    """
+
+    async def seen(self, keys: Sequence[str]) -> set[str]:
+        """The subset of ``keys`` remembered and not yet expired."""
+        ...
+
+    async def remember(self, keys: Sequence[str], ttl_seconds: int) -> None:
+        """Remember every key for ``ttl_seconds`` (>= 1, else ``ValueError``)."""
+        ...
 
 
 class Probe(Protocol):

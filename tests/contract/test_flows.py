@@ -69,3 +69,43 @@ async def test_the_window_closes_on_every_backend(h: Harness) -> None:
     h.clock.advance(timedelta(hours=24, seconds=1))
     with pytest.raises(PolicyViolation):
         await send_reply(h.svc, h.as_(Role.AGENT), conversation.id, "late")
+
+
+async def test_merge_and_delete_contacts_on_every_backend(h: Harness) -> None:
+    from tests.unit.services.harness import ANA_BSUID, ANA_PHONE
+    from whatsapp_core.services.accounts import add_note, list_notes
+    from whatsapp_core.services.contacts import delete_contact, merge_contacts
+
+    await ingest_webhook(h.svc, h.batch(h.text("legacy", bsuid=None, wa_id=ANA_PHONE)))
+    await ingest_webhook(h.svc, h.batch(h.text("username", wa_id=None, username="@ana")))
+    agent, manager = h.as_(Role.AGENT), h.as_(Role.MANAGER)
+    async with h.uow() as uow:
+        by_phone = await uow.contacts.by_wa_id(h.t.id, ANA_PHONE)
+        by_bsuid = await uow.contacts.by_bsuid(h.t.id, ANA_BSUID)
+        assert by_phone is not None
+        assert by_bsuid is not None
+        assert by_phone.id != by_bsuid.id
+        absorbed_thread = await uow.conversations.for_contact(h.t.id, by_bsuid.id)
+        assert absorbed_thread is not None
+    await add_note(h.svc, agent, absorbed_thread.id, "same person as the legacy thread")
+
+    merged = await merge_contacts(h.svc, manager, by_phone.id, by_bsuid.id)
+
+    assert (merged.bsuid, merged.wa_id, merged.username) == (ANA_BSUID, ANA_PHONE, "@ana")
+    async with h.uow() as uow:
+        (conversation,) = await uow.conversations.list(h.t.id)
+        thread = await uow.messages.thread(h.t.id, conversation.id)
+        stored = await uow.contacts.get(h.t.id, by_phone.id)
+        assert await uow.contacts.by_bsuid(h.t.id, ANA_BSUID) == stored
+    assert conversation.contact_id == by_phone.id
+    assert sorted(m.text or "" for m in thread) == ["legacy", "username"]
+    assert {m.contact_id for m in thread} == {by_phone.id}
+    assert [n.body for n in await list_notes(h.svc, agent, conversation.id)] == [
+        "same person as the legacy thread"
+    ]
+
+    await delete_contact(h.svc, manager, by_phone.id)
+    async with h.uow() as uow:
+        assert await uow.contacts.search(h.t.id) == []
+        assert await uow.conversations.list(h.t.id) == []
+        assert await uow.messages.thread(h.t.id, conversation.id) == []

@@ -285,6 +285,36 @@ def test_contacts_csv_import_report_and_export(client: TestClient) -> None:  # t
     assert no_header.status_code == 422
 
 
+def test_contacts_merge_and_delete_over_http(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    h = bearer(admin)
+    crm = client.post("/api/contacts", headers=h, json={"name": "Ana", "phone": "5511999999999"})
+    other = client.post("/api/contacts", headers=h, json={"bsuid": "US.13491208655302741918"})
+    bob = client.post("/api/contacts", headers=h, json={"bsuid": "US.777", "name": "Bob"})
+    assert {r.status_code for r in (crm, other, bob)} == {201}
+    url = f"/api/contacts/{crm.json()['id']}/merge"
+
+    merged = client.post(url, headers=h, json={"other_id": other.json()["id"]})
+    assert merged.status_code == 200, merged.text
+    assert (merged.json()["wa_id"], merged.json()["bsuid"]) == (
+        "5511999999999",
+        "US.13491208655302741918",
+    )
+    clash = client.post(url, headers=h, json={"other_id": bob.json()["id"]})
+    assert clash.status_code == 409
+    assert "two WhatsApp users" in clash.json()["detail"]
+    assert client.post(url, headers=h, json={"other_id": "nope"}).status_code == 400
+    gone = client.post(url, headers=h, json={"other_id": other.json()["id"]})
+    assert gone.status_code == 404
+
+    agent = add_user(client, admin, "agent")
+    refused = client.delete(f"/api/contacts/{bob.json()['id']}", headers=agent)
+    assert refused.status_code == 403
+    assert client.delete(f"/api/contacts/{bob.json()['id']}", headers=h).status_code == 204
+    names = [c["display_name"] for c in client.get("/api/contacts", headers=h).json()]
+    assert names == ["Ana"]
+
+
 def test_rate_limit_is_429_with_retry_after(client: TestClient) -> None:  # type: ignore[type-arg]
     from whatsapp_core.policies.quota import QuotaLimits
 

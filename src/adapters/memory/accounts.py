@@ -80,6 +80,18 @@ class MemoryNoteStore:
     async def add(self, note: Note) -> None:
         self._s.notes[note.id] = note
 
+    async def move(
+        self, tenant_id: uuid.UUID, from_conversation: uuid.UUID, to_conversation: uuid.UUID
+    ) -> int:
+        moved = [
+            n
+            for n in self._s.notes.values()
+            if n.tenant_id == tenant_id and n.conversation_id == from_conversation
+        ]
+        for note in moved:
+            self._s.notes[note.id] = replace(note, conversation_id=to_conversation)
+        return len(moved)
+
     async def for_conversation(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
     ) -> list[Note]:

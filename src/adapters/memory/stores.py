@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from msgspec.structs import replace
+
 from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
 from whatsapp_core.domain.model import (
     AuditEntry,
@@ -152,6 +154,25 @@ class MemoryContactStore:
         found.sort(key=lambda c: (c.display_name.lower(), str(c.id)))
         return found[offset : offset + limit]
 
+    async def delete(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> None:
+        if self._s.contacts.pop((tenant_id, contact_id), None) is None:
+            raise NotFound("contact not found")
+        gone = {
+            key[1]
+            for key, c in self._s.conversations.items()
+            if c.tenant_id == tenant_id and c.contact_id == contact_id
+        }
+        for conversation_id in gone:
+            del self._s.conversations[(tenant_id, conversation_id)]
+        for key, m in list(self._s.messages.items()):
+            if m.tenant_id == tenant_id and m.conversation_id in gone:
+                del self._s.messages[key]
+                if m.wamid is not None:
+                    self._s.wamids.pop((tenant_id, m.wamid), None)
+        for note_id, n in list(self._s.notes.items()):
+            if n.tenant_id == tenant_id and n.conversation_id in gone:
+                del self._s.notes[note_id]
+
 
 class MemoryConversationStore:
     def __init__(self, state: MemoryState) -> None:
@@ -244,6 +265,22 @@ class MemoryMessageStore:
 
     async def existing_wamids(self, tenant_id: uuid.UUID, wamids: Sequence[str]) -> set[str]:
         return {w for w in wamids if (tenant_id, w) in self._s.wamids}
+
+    async def move(
+        self,
+        tenant_id: uuid.UUID,
+        from_conversation: uuid.UUID,
+        to_conversation: uuid.UUID,
+        to_contact: uuid.UUID,
+    ) -> int:
+        moved = 0
+        for key, m in list(self._s.messages.items()):
+            if m.tenant_id == tenant_id and m.conversation_id == from_conversation:
+                self._s.messages[key] = replace(
+                    m, conversation_id=to_conversation, contact_id=to_contact
+                )
+                moved += 1
+        return moved
 
     async def update(self, message: Message) -> None:
         key = (message.tenant_id, message.id)

@@ -70,6 +70,11 @@ class SqlaNoteStore(SqlaStore):
     async def add(self, note: Note) -> None:
         await self._insert(note)
 
+    async def move(
+        self, tenant_id: uuid.UUID, from_conversation: uuid.UUID, to_conversation: uuid.UUID
+    ) -> int:
+        return await self._move(tenant_id, from_conversation, conversation_id=to_conversation)
+
     async def for_conversation(
         self, tenant_id: uuid.UUID, conversation_id: uuid.UUID
     ) -> list[Note]:

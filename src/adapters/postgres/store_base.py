@@ -112,6 +112,22 @@ class SqlaStore:
         if result.rowcount == 0:
             raise NotFound(self.not_found)
 
+    async def _delete(self, tenant_id: uuid.UUID, entity_id: uuid.UUID) -> None:
+        t = self.table
+        statement = sa.delete(t).where(t.c.tenant_id == tenant_id, t.c.id == entity_id)
+        if (await self._execute(tenant_id, statement)).rowcount == 0:
+            raise NotFound(self.not_found)
+
+    async def _move(self, tenant_id: uuid.UUID, from_conversation: uuid.UUID, **values: Any) -> int:
+        """Re-point this table's rows of one conversation (contact merge)."""
+        t = self.table
+        statement = (
+            sa.update(t)
+            .where(t.c.tenant_id == tenant_id, t.c.conversation_id == from_conversation)
+            .values(**values)
+        )
+        return (await self._execute(tenant_id, statement)).rowcount
+
     # Tables without row-level security (looked up before a tenant is known): the same
     # operations, still filtered by tenant_id, without entering a tenant scope.
     async def _insert_unscoped(self, entity: Any) -> None:

@@ -92,6 +92,9 @@ class SqlaContactStore(SqlaStore):
     async def update(self, contact: Contact) -> None:
         await self._replace(contact)
 
+    async def delete(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> None:
+        await self._delete(tenant_id, contact_id)  # conversation, messages, notes cascade
+
     async def get(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> Contact:
         found: Contact = await self._get(tenant_id, contact_id)
         return found
@@ -283,6 +286,17 @@ class SqlaMessageStore(SqlaStore):
             q = q.where(t.c.created_at < before)
         order = (t.c.created_at.desc(), sa.cast(t.c.id, sa.Text).desc())
         return await self._all(tenant_id, q.order_by(*order).limit(limit))
+
+    async def move(
+        self,
+        tenant_id: uuid.UUID,
+        from_conversation: uuid.UUID,
+        to_conversation: uuid.UUID,
+        to_contact: uuid.UUID,
+    ) -> int:
+        return await self._move(
+            tenant_id, from_conversation, conversation_id=to_conversation, contact_id=to_contact
+        )
 
     async def add_pending_status(self, status: PendingStatus) -> None:
         values = msgspec.structs.asdict(status)

@@ -13,11 +13,11 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency
 
-from adapters.security.tokens import JwtTokenIssuer
 from entrypoints.bootstrap import Runtime
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.errors import Forbidden, Unauthenticated
 from whatsapp_core.policies.quota import WINDOW_SECONDS, check_quota
+from whatsapp_core.ports import TokenIssuer
 from whatsapp_core.services.accounts import authenticate_api_key
 
 ACCESS_COOKIE = "wa_access"
@@ -62,7 +62,7 @@ async def _identify(request: Request[Any, Any, Any], runtime: Runtime) -> Princi
     raise Unauthenticated("sign in first (send a bearer token, an API key or the session cookie)")
 
 
-def _tokens(runtime: Runtime) -> JwtTokenIssuer:
+def _tokens(runtime: Runtime) -> TokenIssuer:
     if runtime.tokens is None:
         raise Unauthenticated("the server is still starting")
     return runtime.tokens

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -33,6 +33,10 @@ class ContactIn(msgspec.Struct, kw_only=True):
             name=self.name, phone=self.phone, bsuid=self.bsuid, tags=tuple(self.tags),
             attributes=self.attributes, opted_in=self.opted_in,
         )  # fmt: skip
+
+
+class MergeIn(msgspec.Struct, kw_only=True):
+    other_id: uuid.UUID  # the contact that disappears into the one in the path
 
 
 class ContactDetail(msgspec.Struct, kw_only=True):
@@ -95,6 +99,32 @@ class ContactController(Controller):
             runtime.services, principal, contact_id, data.fields()
         )
         return ContactDetail.of(updated)
+
+    @delete("/{contact_id:uuid}", status_code=204, summary="Erase a contact and its history")
+    async def delete_(
+        self,
+        contact_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> None:
+        await contacts.delete_contact(runtime.services, principal, contact_id)
+
+    @post(
+        "/{contact_id:uuid}/merge",
+        status_code=200,
+        summary="Fold another contact (and its conversation) into this one",
+    )
+    async def merge(
+        self,
+        contact_id: FromPath[uuid.UUID],
+        data: JSONBody[MergeIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> ContactDetail:
+        merged = await contacts.merge_contacts(
+            runtime.services, principal, contact_id, data.other_id
+        )
+        return ContactDetail.of(merged)
 
     @post("/import", status_code=200, summary="Import a CSV (name, phone, bsuid, tags, …)")
     async def import_csv(

@@ -12,6 +12,7 @@ from whatsapp_core.domain.identity import normalize_phone, validate_bsuid
 from whatsapp_core.domain.model import Contact, Principal
 from whatsapp_core.errors import Conflict, InvalidInput
 from whatsapp_core.policies.access import Action
+from whatsapp_core.policies.merge import merge_contact, merge_conversation
 from whatsapp_core.ports import UnitOfWork
 from whatsapp_core.services.authz import authorize
 from whatsapp_core.services.context import Services
@@ -114,6 +115,69 @@ async def update_contact(
         )  # fmt: skip
         await uow.commit()
     return after
+
+
+async def delete_contact(svc: Services, principal: Principal, contact_id: uuid.UUID) -> None:
+    """Erase a contact with its conversation, messages and notes (e.g. a data-deletion
+    request). The audit log keeps who did it and the identifiers that were removed."""
+    authorize(principal, Action.CONTACT_DELETE)
+    async with svc.uow() as uow:
+        contact = await uow.contacts.get(principal.tenant_id, contact_id)
+        await uow.contacts.delete(principal.tenant_id, contact_id)
+        await svc.audit(
+            uow, principal, "contact.delete", "contact", contact_id, before=_snap(contact)
+        )
+        await svc.enqueue(
+            uow, principal.tenant_id, "n8n.trigger",
+            {"event": "contact.deleted", "contact_id": str(contact_id)},
+        )  # fmt: skip
+        await uow.commit()
+
+
+async def merge_contacts(
+    svc: Services, principal: Principal, keep_id: uuid.UUID, absorb_id: uuid.UUID
+) -> Contact:
+    """Fold contact ``absorb_id`` into ``keep_id``: identifiers, tags and attributes
+    join, both histories become one conversation, and the absorbed contact is gone.
+    Refused (Conflict, nothing changed) when the two carry different BSUIDs or phones."""
+    authorize(principal, Action.CONTACT_MERGE)
+    if keep_id == absorb_id:
+        raise InvalidInput("choose two different contacts to merge", field="other_id")
+    tenant_id = principal.tenant_id
+    async with svc.uow() as uow:
+        kept = await uow.contacts.get(tenant_id, keep_id)
+        absorbed = await uow.contacts.get(tenant_id, absorb_id)
+        merged = merge_contact(kept, absorbed, svc.clock.now())
+        target = await uow.conversations.for_contact(tenant_id, keep_id)
+        source = await uow.conversations.for_contact(tenant_id, absorb_id)
+        moved = 0
+        if source is not None:
+            if target is None:  # the absorbed thread simply changes hands
+                target = replace(source, contact_id=keep_id)
+                await uow.conversations.update(target)
+            else:
+                await uow.notes.move(tenant_id, source.id, target.id)
+                await uow.conversations.update(merge_conversation(target, source))
+            moved = await uow.messages.move(tenant_id, source.id, target.id, keep_id)
+        # Deleting first frees the identifiers the survivor takes over (unique keys).
+        await uow.contacts.delete(tenant_id, absorb_id)
+        await uow.contacts.update(merged)
+        await svc.audit(
+            uow, principal, "contact.merge", "contact", keep_id,
+            before={"kept": _snap(kept), "absorbed": {**_snap(absorbed), "id": str(absorb_id)}},
+            after={**_snap(merged), "messages_moved": moved},
+        )  # fmt: skip
+        await svc.enqueue(
+            uow, tenant_id, "n8n.trigger",
+            {"event": "contact.merged", "contact_id": str(keep_id),
+             "absorbed_contact_id": str(absorb_id)},
+        )  # fmt: skip
+        await uow.commit()
+    if target is not None:
+        await svc.publish_all(
+            [svc.event("conversation.updated", tenant_id, conversation_id=str(target.id))]
+        )
+    return merged
 
 
 async def _ensure_free(uow: UnitOfWork, contact: Contact) -> None:
