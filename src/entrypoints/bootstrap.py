@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.ai import build_ai, close_ai
+from adapters.crypto import build_secret_box
 from adapters.memory.basics import SystemClock, UuidGenerator
 from adapters.memory.gateway import MemoryWhatsAppGateway
 from adapters.memory.idempotency import MemoryIdempotencyGuard
@@ -26,11 +27,11 @@ from adapters.quota import MemoryQuota
 from adapters.realtime.local import LocalBroadcaster
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import JwtTokenIssuer
-from entrypoints.settings import Settings, redact_url
+from entrypoints.settings import ENV_NAMES, Settings, redact_url
 from whatsapp_core.ai import AiProviders
-from whatsapp_core.errors import UpstreamUnavailable
+from whatsapp_core.errors import InvalidInput, UpstreamUnavailable
 from whatsapp_core.media import BlobStore
-from whatsapp_core.policies.quota import QuotaLimits
+from whatsapp_core.policies.quota import LoginLimits, QuotaLimits
 from whatsapp_core.ports import (
     Clock,
     EventPublisher,
@@ -38,6 +39,7 @@ from whatsapp_core.ports import (
     IdGenerator,
     PasswordHasher,
     Probe,
+    SecretBox,
     TokenIssuer,
     UnitOfWorkFactory,
     WhatsAppGateway,
@@ -62,6 +64,7 @@ class Runtime:
     counters: Counter[str] = field(default_factory=Counter)
     hasher: PasswordHasher = field(default_factory=Argon2PasswordHasher)
     tokens: TokenIssuer | None = None
+    secrets: SecretBox | None = None  # seals tenants' Meta credentials at rest
     gateway: WhatsAppGateway | None = None
     broadcaster: LocalBroadcaster = field(default_factory=LocalBroadcaster)
     redis: Any = None
@@ -69,6 +72,7 @@ class Runtime:
     guard: IdempotencyGuard = field(default_factory=lambda: MemoryIdempotencyGuard(SystemClock()))
     quota: Any = field(default_factory=MemoryQuota)
     quota_limits: QuotaLimits = field(default_factory=QuotaLimits)
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
     simulator_app: Any = None  # the Meta simulator, mounted at /meta-sim in development
     ai: AiProviders = field(default_factory=lambda: build_ai())  # offline until built
     blobs: BlobStore | None = None  # media and exports: memory, local folder or S3
@@ -252,6 +256,10 @@ async def _load_secrets(runtime: Runtime) -> None:
     runtime.meta_app_secret = values["meta_app_secret"]
     runtime.meta_verify_token = values["meta_verify_token"]
     runtime.tokens = JwtTokenIssuer(values["secret_key"])
+    try:
+        runtime.secrets = build_secret_box(values["secret_key"], settings.secret_keys)
+    except InvalidInput as exc:
+        raise StartupError(f"{exc.message} (check {ENV_NAMES['secret_keys']})") from exc
 
 
 def _dev_secrets(path: Path, names: list[str]) -> dict[str, str]:
@@ -280,6 +288,7 @@ async def _start_meta_simulator(runtime: Runtime) -> None:
     """The embedded default talks to a simulated Meta served by this same process:
     sends go to ``/meta-sim`` over real HTTP and its webhooks come back, signed, to
     ``/api/webhooks/whatsapp``."""
+    from adapters.meta.credentials import TenantTokens
     from adapters.meta.gateway import HttpxWhatsAppGateway
     from adapters.meta.simulator import SimulatorConfig, create_simulator
 
@@ -297,13 +306,10 @@ async def _start_meta_simulator(runtime: Runtime) -> None:
     runtime.simulator_app = create_simulator(config, clock=runtime.clock)
     runtime.on_stop(runtime.simulator_app.state.simulator.aclose)
 
-    async def token_for(_: object) -> str:
-        return token
-
     gateway = HttpxWhatsAppGateway(
         base_url=f"{base}{SIMULATOR_PATH}",
         api_version=settings.meta_api_version,
-        token_for=token_for,
+        token_for=TenantTokens(lambda: runtime.secrets, token),
     )
     runtime.on_stop(gateway.aclose)
     runtime.gateway = gateway
@@ -312,16 +318,14 @@ async def _start_meta_simulator(runtime: Runtime) -> None:
 async def _start_graph_api_gateway(runtime: Runtime) -> None:
     """Meta's Graph API with the platform's system-user token (a Tech Provider's token
     reaches every WABA its customers shared with it)."""
+    from adapters.meta.credentials import TenantTokens
     from adapters.meta.gateway import HttpxWhatsAppGateway
 
     settings = runtime.settings
-    token = settings.meta_access_token or ""
-
-    async def token_for(_: object) -> str:
-        return token
-
     gateway = HttpxWhatsAppGateway(
-        base_url=settings.meta_api_base, api_version=settings.meta_api_version, token_for=token_for
+        base_url=settings.meta_api_base,
+        api_version=settings.meta_api_version,
+        token_for=TenantTokens(lambda: runtime.secrets, settings.meta_access_token or ""),
     )
     runtime.on_stop(gateway.aclose)
     runtime.gateway = gateway

@@ -30,6 +30,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     redis_url: str | None = None
     secret_key: str | None = None
+    # Explicit sealing keys for tenants' credentials, "k2:<base64 32 bytes>,k1:…", the
+    # first active; without it the key is derived from secret_key.
+    secret_keys: str | None = None
     s3_endpoint_url: str | None = None
     s3_bucket: str | None = None
     s3_region: str = "us-east-1"
@@ -46,6 +49,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
     sentry_dsn: str | None = None
+    # How long the webhook duplicate guard remembers a stored message or status.
+    webhook_seen_ttl_seconds: int = 24 * 3600
 
     @property
     def data_path(self) -> Path:
@@ -132,6 +137,8 @@ def _validate(s: Settings) -> None:
             raise SettingsError(
                 f"{ENV_NAMES[field]} must be a URL starting with {' or '.join(schemes)}://"
             )
+    if s.webhook_seen_ttl_seconds < 1:
+        raise SettingsError(f"{ENV_NAMES['webhook_seen_ttl_seconds']} must be at least 1")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{ENV_NAMES['log_level']} must be DEBUG, INFO, WARNING or ERROR")
 

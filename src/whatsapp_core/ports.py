@@ -14,7 +14,7 @@ from typing import Protocol, Self
 
 from whatsapp_core.ai import AiUsageStore, EmbeddingStore, KnowledgeStore
 from whatsapp_core.automation import DeliveryLog, IdempotencyStore, SubscriptionStore
-from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
+from whatsapp_core.domain.accounts import ApiKey, Invitation, Note, RefreshToken, User
 from whatsapp_core.domain.model import (
     AuditEntry,
     Contact,
@@ -28,6 +28,7 @@ from whatsapp_core.domain.model import (
     Template,
 )
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
 
 
@@ -46,6 +47,10 @@ class TenantStore(Protocol):
         """Store a new tenant; ``Conflict`` if its slug or phone number id is taken."""
         ...
 
+    async def update(self, tenant: Tenant) -> None:
+        """``Conflict`` if the new phone number id belongs to another tenant."""
+        ...
+
     async def get(self, tenant_id: uuid.UUID) -> Tenant:
         """``NotFound`` when absent."""
         ...
@@ -60,6 +65,10 @@ class TenantStore(Protocol):
 class ContactStore(Protocol):
     async def add(self, contact: Contact) -> None:
         """``Conflict`` when the BSUID or phone is already another contact's."""
+        ...
+
+    async def add_many(self, contacts: Sequence[Contact]) -> None:
+        """``add`` for each, in one round trip (``Conflict`` as for ``add``)."""
         ...
 
     async def update(self, contact: Contact) -> None: ...
@@ -88,7 +97,13 @@ class ContactStore(Protocol):
 
 
 class ConversationStore(Protocol):
-    async def add(self, conversation: Conversation) -> None: ...
+    async def add(self, conversation: Conversation) -> None:
+        """``Conflict`` when the contact already has a conversation."""
+        ...
+
+    async def add_many(self, conversations: Sequence[Conversation]) -> None:
+        """``add`` for each, in one round trip (``Conflict`` as for ``add``)."""
+        ...
 
     async def update(self, conversation: Conversation) -> None: ...
 
@@ -106,7 +121,11 @@ class ConversationStore(Protocol):
         """The conversation of each contact that has one, keyed by contact id."""
         ...
 
-    async def update_many(self, conversations: Sequence[Conversation]) -> None: ...
+    async def update_activity(self, conversations: Sequence[Conversation]) -> None:
+        """Write what new messages move: ``status``, ``last_inbound_at``,
+        ``last_message_at`` and ``unread_count`` of each (one round trip). The other
+        fields, e.g. an assignee set meanwhile, stay as stored."""
+        ...
 
     async def list(
         self,
@@ -236,6 +255,26 @@ class RefreshTokenStore(Protocol):
     async def revoke_family(self, family_id: uuid.UUID, at: datetime) -> None: ...
 
 
+class InvitationStore(Protocol):
+    async def add(self, invitation: Invitation) -> None: ...
+
+    async def by_hash(self, token_hash: str) -> Invitation | None:
+        """Any tenant's (an invitee is not signed in yet)."""
+        ...
+
+    async def mark_accepted(self, invitation: Invitation, at: datetime) -> bool:
+        """Compare-and-set: ``False`` when it was already accepted (a concurrent use)."""
+        ...
+
+    async def revoke(self, tenant_id: uuid.UUID, invitation_id: uuid.UUID, at: datetime) -> None:
+        """``NotFound`` when absent or in another tenant."""
+        ...
+
+    async def pending(self, tenant_id: uuid.UUID, now: datetime) -> list[Invitation]:
+        """Not accepted, not revoked, not expired; newest first."""
+        ...
+
+
 class NoteStore(Protocol):
     async def add(self, note: Note) -> None: ...
 
@@ -275,6 +314,8 @@ class UnitOfWork(Protocol):
     def notes(self) -> NoteStore: ...
     @property
     def refresh_tokens(self) -> RefreshTokenStore: ...
+    @property
+    def invitations(self) -> InvitationStore: ...
     @property
     def knowledge(self) -> KnowledgeStore: ...
     @property
@@ -324,6 +365,11 @@ class WhatsAppGateway(Protocol):
         webhook). Raise ``DeliveryError`` when Meta refuses it."""
         ...
 
+    async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
+        """Every template of the tenant's WhatsApp Business Account as Meta has it now
+        (all pages). Raise ``DeliveryError`` when Meta refuses the listing."""
+        ...
+
 
 class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
@@ -337,6 +383,8 @@ class SecretBox(Protocol):
     """Authenticated encryption of short secrets (a tenant's Meta access token, app
     secret) at rest. ``context`` is bound into the token so a sealed value copied into
     another tenant's row or another field does not open."""
+
+    active_key_id: str  # the key new seals use (older ones still open)
 
     def seal(self, plaintext: str, *, context: str) -> str: ...
 

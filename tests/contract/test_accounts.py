@@ -131,3 +131,39 @@ async def test_refresh_tokens_are_used_once_and_revoked_by_family(
         assert second is not None
         assert (first.used_at, first.revoked_at, second.revoked_at) == (T0, T0, T0)
         assert await uow.refresh_tokens.by_hash("nope") is None
+
+
+async def test_invitations_are_single_use_and_tenant_scoped(uow_factory: UnitOfWorkFactory) -> None:
+    from whatsapp_core.domain.accounts import Invitation
+
+    t = (await tenant(uow_factory)).id
+    other = (await tenant(uow_factory, "beta")).id
+    now = datetime(2026, 11, 26, 9, tzinfo=UTC)
+
+    def invitation(tenant_id: uuid.UUID, email: str, token_hash: str, days: int = 7) -> Invitation:
+        return Invitation(
+            id=uuid.uuid4(), tenant_id=tenant_id, email=email, role=Role.AGENT,
+            token_hash=token_hash, invited_by=None, created_at=now,
+            expires_at=now + timedelta(days=days),
+        )  # fmt: skip
+
+    live = invitation(t, "a@acme.test", "h1")
+    expired = invitation(t, "b@acme.test", "h2", days=-1)
+    async with uow_factory() as uow:
+        for item in (live, expired, invitation(other, "c@beta.test", "h3")):
+            await uow.invitations.add(item)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.invitations.by_hash("h1") == live
+        assert await uow.invitations.by_hash("nope") is None
+        assert [i.email for i in await uow.invitations.pending(t, now)] == ["a@acme.test"]
+        assert await uow.invitations.mark_accepted(live, now) is True
+        assert await uow.invitations.mark_accepted(live, now) is False  # one use only
+        with pytest.raises(NotFound):
+            await uow.invitations.revoke(other, expired.id, now)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.invitations.pending(t, now) == []
+        found = await uow.invitations.by_hash("h1")
+        assert found is not None
+        assert found.accepted_at == now

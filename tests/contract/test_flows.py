@@ -38,6 +38,41 @@ async def test_ten_concurrent_redeliveries_store_each_message_once(h: Harness) -
         assert len(await uow.contacts.search(h.t.id)) == 1
 
 
+async def test_concurrent_redeliveries_to_a_known_contact_count_each_message_once(
+    h: Harness,
+) -> None:
+    await ingest_webhook(h.svc, h.batch(h.text("first")))
+    batch = h.batch(*(h.text(f"message {i}") for i in range(5)))
+    reports = await asyncio.gather(*(ingest_webhook(h.svc, batch) for _ in range(10)))
+    assert sum(r.messages_stored for r in reports) == 5
+    async with h.uow() as uow:
+        (conversation,) = await uow.conversations.list(h.t.id)
+        assert conversation.unread_count == 6
+        assert len(await uow.messages.thread(h.t.id, conversation.id)) == 6
+
+
+async def test_phones_moving_between_contacts_inside_one_batch(h: Harness) -> None:
+    """A batch's new contacts are inserted together after it is resolved; the unique BSUID
+    and phone still hold when a phone changes hands inside the batch."""
+    start = h.clock.now() - timedelta(minutes=10)
+    stored_phone, new_phone = "5511900000003", "5511900000001"
+    await ingest_webhook(h.svc, h.batch(h.text("hi", bsuid="US.3", wa_id=stored_phone, at=start)))
+    report = await ingest_webhook(
+        h.svc,
+        h.batch(
+            h.text("no phone yet", bsuid="US.1", wa_id=None, at=start + timedelta(seconds=1)),
+            h.text("my phone", bsuid="US.1", wa_id=new_phone, at=start + timedelta(seconds=2)),
+            h.text("recycled", bsuid="US.2", wa_id=new_phone, at=start + timedelta(seconds=3)),
+            h.text("recycled", bsuid="US.4", wa_id=stored_phone, at=start + timedelta(seconds=4)),
+        ),
+    )
+    assert (report.messages_stored, report.contacts_created) == (4, 3)
+    async with h.uow() as uow:
+        phones = {c.bsuid: c.wa_id for c in await uow.contacts.search(h.t.id)}
+        assert phones == {"US.1": None, "US.2": new_phone, "US.3": None, "US.4": stored_phone}
+        assert len(await uow.conversations.list(h.t.id)) == 4
+
+
 async def test_reply_delivery_and_statuses_round_trip(h: Harness) -> None:
     await ingest_webhook(h.svc, h.batch(h.text("hello")))
     async with h.uow() as uow:

@@ -19,10 +19,11 @@ import pytest
 import pytest_asyncio
 
 from adapters.memory.gateway import MemoryWhatsAppGateway
-from adapters.meta.gateway import HttpxWhatsAppGateway, build_template_body
+from adapters.meta.gateway import TEMPLATE_FIELDS, HttpxWhatsAppGateway, build_template_body
 from adapters.meta.simulator import SimulatorConfig, create_simulator, serving
 from whatsapp_core.domain.model import Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient
+from whatsapp_core.domain.remote_templates import components_from_meta
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import DeliveryError
 from whatsapp_core.policies.meta_errors import Remedy, remedy_for
@@ -239,6 +240,36 @@ async def test_a_refused_template_raises_delivery_error(backend: Backend) -> Non
     assert remedy_for(caught.value.meta_code, caught.value.http_status) is Remedy.FAIL
 
 
+async def test_submitted_templates_are_listed_with_their_definition(backend: Backend) -> None:
+    submitted = {
+        await backend.gateway.submit_template(TENANT, _template(name)): name
+        for name in ("order_update", "order_cancelled")
+    }
+    listed = await backend.gateway.list_templates(TENANT)
+    assert {t.meta_id: t.name for t in listed} == submitted
+    for remote in listed:
+        assert (remote.language, remote.category) == ("en_US", "UTILITY")
+        # Under review; the simulator may have decided already (after 0.2 s).
+        assert remote.status in ("PENDING", "APPROVED")
+        assert remote.rejected_reason is None
+        # What was submitted comes back as the same components: a sync can import it.
+        assert components_from_meta(remote) == _template(remote.name).components
+
+
+async def test_another_wabas_templates_are_not_listed(backend: Backend) -> None:
+    await backend.gateway.submit_template(TENANT, _template())
+    other = msgspec.structs.replace(TENANT, id=uuid.uuid4(), waba_id="102290129340399")
+    assert await backend.gateway.list_templates(other) == []
+
+
+async def test_a_refused_listing_raises_delivery_error(backend: Backend) -> None:
+    await backend.fail_next(190, 401)
+    with pytest.raises(DeliveryError) as caught:
+        await backend.gateway.list_templates(TENANT)
+    assert (caught.value.meta_code, caught.value.http_status) == (190, 401)
+    assert await backend.gateway.list_templates(TENANT) == []
+
+
 # ---------------------------------------------------------------- known differences
 
 
@@ -429,3 +460,122 @@ async def test_named_template_definition_uses_named_examples() -> None:
             },
         }
     ]
+
+
+# ---------------------------------------------------------------- the template list's pages
+# The twin answers with one list (no pages to follow): paging is the HTTP adapter's job,
+# checked against the simulator and against odd answers a stand-in transport gives.
+
+
+async def test_simulator_pages_the_template_list_like_meta(simulator: SimulatorBackend) -> None:
+    names = [f"template_{i}" for i in range(5)]
+    for name in names:
+        await simulator.gateway.submit_template(TENANT, _template(name))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"/{VERSION}/{WABA}/message_templates"
+
+    first = (await simulator.control.get(url, params={"limit": 2}, headers=auth)).json()
+    assert [t["name"] for t in first["data"]] == names[:2]
+    second = (await simulator.control.get(first["paging"]["next"], headers=auth)).json()
+    assert [t["name"] for t in second["data"]] == names[2:4]
+    after = second["paging"]["cursors"]["after"]
+    last = (
+        await simulator.control.get(url, params={"limit": 2, "after": after}, headers=auth)
+    ).json()
+    assert [t["name"] for t in last["data"]] == names[4:]
+    assert "next" not in last["paging"]  # Meta's sign of the last page
+
+    chosen = await simulator.control.get(
+        url, params={"fields": "name,status,rejected_reason"}, headers=auth
+    )
+    assert set(chosen.json()["data"][0]) == {"id", "name", "status", "rejected_reason"}
+    assert chosen.json()["data"][0]["rejected_reason"] == "NONE"
+    for params in ({"after": "bm90LWEtY3Vyc29y"}, {"fields": "name,colour"}, {"limit": 0}):
+        refused = await simulator.control.get(url, params=params, headers=auth)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (400, 100)
+
+
+async def test_http_gateway_lists_every_page(simulator: SimulatorBackend) -> None:
+    names = [f"template_{i}" for i in range(5)]
+    for name in names:
+        await simulator.gateway.submit_template(TENANT, _template(name))
+    requests: list[httpx.URL] = []
+
+    async def record(request: httpx.Request) -> None:
+        requests.append(request.url)
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as client:
+        gateway = HttpxWhatsAppGateway(
+            base_url=str(simulator.control.base_url), api_version=VERSION, token_for=_token,
+            client=client, template_page_size=2,
+        )  # fmt: skip
+        listed = await gateway.list_templates(TENANT)
+    assert [t.name for t in listed] == names
+    assert len(requests) == 3
+    assert [u.params.get("limit") for u in requests] == ["2", "2", "2"]
+    assert ["after" in u.params for u in requests] == [False, True, True]
+    assert {u.params.get("fields") for u in requests} == {TEMPLATE_FIELDS}
+
+
+def _pages(pages: dict[str | None, tuple[int, dict[str, Any]]], seen: list[httpx.Request]) -> Any:
+    """A Graph API stand-in answering by the ``after`` cursor of each request."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        status, body = pages[request.url.params.get("after")]
+        return httpx.Response(status, json=body)
+
+    return handler
+
+
+def _listed(name: str, **extra: Any) -> dict[str, Any]:
+    body = [{"type": "BODY", "text": "x"}]
+    return {"id": 1234, "name": name, "language": "en", "status": "APPROVED",
+            "category": "UTILITY", "components": body, **extra}  # fmt: skip
+
+
+async def test_http_gateway_follows_the_cursor_never_the_next_url() -> None:
+    seen: list[httpx.Request] = []
+    pages = {
+        # `next` without cursors: the cursor is read from it, the host is not used.
+        None: (200, {"data": [_listed("first", rejected_reason="NONE")],
+                     "paging": {"next": "https://elsewhere.test/v23.0/1/message_templates?after=C1"}}),
+        "C1": (200, {"data": [_listed("second", status="rejected", rejected_reason="SCAM",
+                                      quality_score={"score": "RED"})],
+                     "paging": {"cursors": {"before": "C1", "after": "C2"}}}),
+    }  # fmt: skip
+    transport = httpx.MockTransport(_pages(pages, seen))
+    async with httpx.AsyncClient(transport=transport) as client:
+        gateway = HttpxWhatsAppGateway(
+            base_url="https://graph.test", api_version=VERSION, token_for=_token, client=client
+        )
+        first, second = await gateway.list_templates(TENANT)
+    assert {r.url.host for r in seen} == {"graph.test"}
+    assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in seen)
+    assert (first.meta_id, first.rejected_reason, first.quality) == ("1234", None, None)
+    assert (second.status, second.rejected_reason, second.quality) == ("REJECTED", "SCAM", "RED")
+
+
+@pytest.mark.parametrize(
+    ("second_page", "meta_code"),
+    [
+        ((200, {"data": [], "paging": {"cursors": {"after": "C1"}, "next": "https://g/x"}}), None),
+        ((400, {"error": {"message": "(#100) Invalid cursor", "code": 100}}), 100),
+        ((200, {"data": "not a list"}), None),
+    ],
+    ids=["cursor-repeats", "refused", "odd-body"],
+)
+async def test_http_gateway_stops_on_a_bad_second_page(
+    second_page: tuple[int, dict[str, Any]], meta_code: int | None
+) -> None:
+    seen: list[httpx.Request] = []
+    first = (200, {"data": [_listed("a")], "paging": {"cursors": {"after": "C1"}, "next": "n"}})
+    transport = httpx.MockTransport(_pages({None: first, "C1": second_page}, seen))
+    async with httpx.AsyncClient(transport=transport) as client:
+        gateway = HttpxWhatsAppGateway(
+            base_url="https://graph.test", api_version=VERSION, token_for=_token, client=client
+        )
+        with pytest.raises(DeliveryError) as caught:
+            await gateway.list_templates(TENANT)
+    assert caught.value.meta_code == meta_code
+    assert len(seen) == 2

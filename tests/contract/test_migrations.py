@@ -36,8 +36,8 @@ RLS_TABLES = {
     "webhook_deliveries",
     "idempotency_keys",
 }
-# Looked up before any tenant is known (sign-in), so deliberately without RLS.
-PLATFORM_TABLES = {"tenants", "users", "api_keys", "refresh_tokens"}
+# Looked up before a tenant is known (sign-in, refresh, invitation links): no RLS.
+PLATFORM_TABLES = {"tenants", "users", "api_keys", "refresh_tokens", "invitations"}
 
 
 @pytest.fixture(params=["embedded_pg", "machine_pg"])

@@ -290,8 +290,44 @@ async def test_batch_lookups_and_inserts(uow_factory: UnitOfWorkFactory) -> None
         assert found == [c]
         assert await uow.contacts.find_many(other.id, bsuids=["US.1"], wa_ids=[]) == []
         assert await uow.conversations.for_contacts(t.id, [c.id, uuid.uuid4()]) == {c.id: conv}
-        moved = replace(conv, unread_count=7)
-        await uow.conversations.update_many([moved])
+        later = T0 + timedelta(hours=1)
+        moved = replace(
+            conv,
+            status=ConversationStatus.RESOLVED,
+            last_inbound_at=later,
+            last_message_at=later,
+            unread_count=7,
+            labels=("not-written",),
+        )
+        await uow.conversations.update_activity([moved])
         await uow.commit()
     async with uow_factory() as uow:
-        assert await uow.conversations.get(t.id, conv.id) == moved
+        # Only what messages move is written; the rest stays as stored.
+        assert await uow.conversations.get(t.id, conv.id) == replace(moved, labels=())
+
+
+async def test_batch_adds(uow_factory: UnitOfWorkFactory) -> None:
+    t = await tenant(uow_factory)
+    people = [contact(t, bsuid=f"US.{i}", wa_id=f"55119{i:08d}", tags=("new",)) for i in range(3)]
+    threads = [
+        Conversation(
+            id=uuid.uuid4(), tenant_id=t.id, contact_id=c.id, last_message_at=T0, created_at=T0
+        )
+        for c in people
+    ]
+    async with uow_factory() as uow:
+        await uow.contacts.add_many(people)
+        await uow.conversations.add_many(threads)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.contacts.find_many(t.id, bsuids=["US.0", "US.1", "US.2"], wa_ids=[])
+        assert sorted(found, key=lambda c: c.bsuid or "") == people
+        assert await uow.conversations.for_contacts(t.id, [c.id for c in people]) == {
+            c.contact_id: c for c in threads
+        }
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict):
+            await uow.contacts.add_many([contact(t, bsuid="US.9"), contact(t, bsuid="US.1")])
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict):
+            await uow.conversations.add_many([replace(threads[0], id=uuid.uuid4())])

@@ -73,3 +73,27 @@ async def test_unknown_id_is_not_found(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
         with pytest.raises(NotFound):
             await uow.tenants.get(uuid.uuid4())
+
+
+async def test_a_tenant_is_updated_in_place_and_keeps_numbers_unique(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    from msgspec.structs import replace
+
+    acme, beta = tenant("acme", "100200300"), tenant("beta", "400500600")
+    async with uow_factory() as uow:
+        await uow.tenants.add(acme)
+        await uow.tenants.add(beta)
+        await uow.commit()
+    sealed = replace(acme, name="Acme Ltd", access_token_sealed="v1.k1.c2VhbGVk")
+    async with uow_factory() as uow:
+        await uow.tenants.update(sealed)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.tenants.get(acme.id) == sealed
+        with pytest.raises(Conflict):
+            await uow.tenants.update(replace(beta, phone_number_id="100200300"))
+    async with uow_factory() as uow:
+        assert await uow.tenants.by_phone_number_id("400500600") == beta
+        with pytest.raises(NotFound):
+            await uow.tenants.update(tenant("ghost"))

@@ -72,15 +72,18 @@ def server(env: dict[str, str]) -> Iterator[Server]:
         srv.stop()
 
 
-def test_embedded_default_serves_health_and_ready(server: Server) -> None:
+def test_embedded_default_serves_health_and_ready(server: Server, env: dict[str, str]) -> None:
     assert server.wait_healthy().status_code == 200
     ready = httpx.get(server.url + "/api/ready", timeout=10)
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "storage": "ok"}
-    output = server.stop()
+    postmaster = Path(env["WA_DATA_DIR"]) / "pg" / "postmaster.pid"
+    assert postmaster.exists()
+    output = server.stop()  # SIGTERM, as a process manager sends it
     assert f"ready at {server.url}" in output
     assert "first login" in output
     assert "Traceback" not in output
+    assert not postmaster.exists()  # the embedded PostgreSQL was shut down with it
 
 
 def test_data_survives_a_restart(env: dict[str, str]) -> None:
@@ -94,6 +97,9 @@ def test_data_survives_a_restart(env: dict[str, str]) -> None:
     listed = wa("tenant", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.startswith("acme\t")
+    resealed = wa("tenant", "reseal", env=env)
+    assert resealed.returncode == 0, resealed.stderr
+    assert resealed.stdout.strip() == "0 tenant(s) re-sealed with key k1"
 
 
 def test_migrate_current_reports_head(env: dict[str, str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,51 +13,18 @@ import sqlalchemy as sa
 
 from adapters.meta import sign
 from adapters.postgres import tables
-from entrypoints.bootstrap import Runtime, build_runtime
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
+from entrypoints.bootstrap import Runtime
+from tests.integration.webhook_app import SECRET, URL, webhook_app
 from tests.support.databases import fresh_database
-from tests.unit.meta.payloads import ALL_FIXTURES, PNID, WABA, body_of
-from whatsapp_core.domain.tenants import new_tenant
+from tests.unit.meta.payloads import ALL_FIXTURES, PNID, body_of
 
 pytestmark = pytest.mark.integration
-SECRET = "app-secret-for-tests"
-URL = "/api/webhooks/whatsapp"
 
 
 @pytest.fixture
 async def client(embedded_pg: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with fresh_database(embedded_pg) as url:
-        settings = load_settings(
-            {
-                "WA_PROFILE": "production",
-                "WA_DATABASE_URL": url,
-                "WA_REDIS_URL": "redis://127.0.0.1:6379/0",
-                "WA_SECRET_KEY": "k" * 40,
-                "WA_META_APP_SECRET": SECRET,
-                "WA_META_VERIFY_TOKEN": "verify-me",
-                "WA_DATA_DIR": str(tmp_path),
-            }
-        )
-        runtime = build_runtime(settings)
-        # Same event loop as the test: the runtime is started here, not by a lifespan
-        # running on the test client's own loop.
-        await runtime.start()
-        try:
-            tenant = new_tenant(
-                tenant_id=uuid.uuid4(), slug="acme", name="Acme", waba_id=WABA, phone_number_id=PNID
-            )
-            async with runtime.uow() as uow:
-                await uow.tenants.add(tenant)
-                await uow.commit()
-            app = create_app(runtime)
-            app.state.runtime = runtime
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://wa.test") as http:
-                http.app = app  # type: ignore[attr-defined]
-                yield http
-        finally:
-            await runtime.stop()
+    async with fresh_database(embedded_pg) as url, webhook_app(url, tmp_path) as (http, _):
+        yield http
 
 
 def runtime_of(client: httpx.AsyncClient) -> Runtime:

@@ -315,6 +315,79 @@ def test_contacts_merge_and_delete_over_http(client: TestClient) -> None:  # typ
     assert names == ["Ana"]
 
 
+def test_tenant_settings_take_credentials_but_never_give_them_back(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    token = "EAAGsecretTenantToken42"
+    changed = client.patch(
+        "/api/tenant", headers=bearer(admin),
+        json={"access_token": token, "display_phone_number": "+1 555 0100"},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    assert token not in changed.text
+    shown = client.get("/api/tenant", headers=bearer(admin)).json()
+    assert shown["access_token"] == {"configured": True, "needs_rotation": False}
+    assert shown["app_secret"]["configured"] is False
+    audit = client.get("/api/audit", headers=bearer(admin))
+    assert "tenant.update" in audit.text
+    assert token not in audit.text
+    bad = client.patch("/api/tenant", headers=bearer(admin), json={"waba_id": "abc"})
+    assert bad.status_code == 422
+    assert "waba_id" in bad.text
+    manager = add_user(client, admin, "manager")
+    assert client.get("/api/tenant", headers=manager).status_code == 403
+
+
+def test_password_guessing_is_throttled_per_account(client: TestClient) -> None:  # type: ignore[type-arg]
+    from whatsapp_core.policies.quota import LoginLimits
+
+    register(client)
+    rt(client).login_limits = LoginLimits(per_account=3, per_client=100)
+    wrong = {"email": "admin@acme.test", "password": "not the password"}
+    assert [client.post("/api/auth/login", json=wrong).status_code for _ in range(3)] == [401] * 3
+    right = {"email": "Admin@acme.test ", "password": PASSWORD}  # same account, other spelling
+    refused = client.post("/api/auth/login", json=right)
+    assert refused.status_code == 429
+    assert "too many sign-in attempts" in refused.json()["detail"]
+    assert int(refused.headers["retry-after"]) <= 15 * 60
+    other = client.post("/api/auth/login", json={"email": "x@acme.test", "password": "y" * 12})
+    assert other.status_code == 401  # another account is not locked
+
+
+def test_invite_accept_and_sign_in_over_http(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    invited = client.post(
+        "/api/invitations", headers=bearer(admin), json={"email": "bia@acme.test", "role": "agent"}
+    )
+    assert invited.status_code == 201, invited.text
+    token = invited.json()["token"]
+    assert invited.json()["accept_url"] == f"/accept#{token}"
+    assert "token" not in client.get("/api/invitations", headers=bearer(admin)).json()[0]
+    page = client.get("/accept")
+    assert page.status_code == 200
+    assert "accept-form" in page.text
+
+    joined = client.post(
+        "/api/auth/accept", json={"token": token, "name": "Bia", "password": PASSWORD}
+    )
+    assert joined.status_code == 201, joined.text
+    assert joined.json()["user"]["role"] == "agent"
+    client.cookies.clear()
+    again = client.post(
+        "/api/auth/accept", json={"token": token, "name": "B", "password": PASSWORD}
+    )
+    assert again.status_code == 401
+    signed_in = client.post(
+        "/api/auth/login", json={"email": "bia@acme.test", "password": PASSWORD}
+    )
+    assert signed_in.status_code == 200
+    agent = bearer(signed_in.json())
+    client.cookies.clear()
+    assert (
+        client.post("/api/invitations", headers=agent, json={"email": "z@acme.test"}).status_code
+        == 403
+    )
+
+
 def test_rate_limit_is_429_with_retry_after(client: TestClient) -> None:  # type: ignore[type-arg]
     from whatsapp_core.policies.quota import QuotaLimits
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from msgspec.structs import replace
 
 from adapters.memory.stores import MemoryState
-from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
+from whatsapp_core.domain.accounts import ApiKey, Invitation, Note, RefreshToken, User
 from whatsapp_core.errors import Conflict, NotFound
 
 
@@ -124,3 +124,33 @@ class MemoryRefreshTokenStore:
         for key, token in list(self._s.refresh_tokens.items()):
             if token.family_id == family_id and token.revoked_at is None:
                 self._s.refresh_tokens[key] = replace(token, revoked_at=at)
+
+
+class MemoryInvitationStore:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, invitation: Invitation) -> None:
+        self._s.invitations[invitation.id] = invitation
+
+    async def by_hash(self, token_hash: str) -> Invitation | None:
+        return next((i for i in self._s.invitations.values() if i.token_hash == token_hash), None)
+
+    async def mark_accepted(self, invitation: Invitation, at: datetime) -> bool:
+        current = self._s.invitations.get(invitation.id)
+        if current is None or current.accepted_at is not None:
+            return False
+        self._s.invitations[invitation.id] = replace(current, accepted_at=at)
+        return True
+
+    async def revoke(self, tenant_id: uuid.UUID, invitation_id: uuid.UUID, at: datetime) -> None:
+        current = self._s.invitations.get(invitation_id)
+        if current is None or current.tenant_id != tenant_id:
+            raise NotFound("invitation not found")
+        self._s.invitations[invitation_id] = replace(current, revoked_at=current.revoked_at or at)
+
+    async def pending(self, tenant_id: uuid.UUID, now: datetime) -> list[Invitation]:
+        found = [
+            i for i in self._s.invitations.values() if i.tenant_id == tenant_id and i.usable(now)
+        ]
+        return sorted(found, key=lambda i: (i.created_at, str(i.id)), reverse=True)

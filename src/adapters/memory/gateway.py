@@ -3,6 +3,10 @@
 The gateway answers like Meta's send endpoint (a new wamid per send) and can be told
 to refuse the next sends with a Meta error code, so the core's retry/fail rules can
 be exercised without a network. The simulator (real HTTP) is the richer twin.
+
+``remote`` is Meta's side of the templates: a submitted template appears there as
+PENDING, ``decide`` moves it (with no webhook: as if the webhook was missed), and
+``put_remote`` adds one made elsewhere (WhatsApp Manager).
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from collections import deque
 
 import msgspec
 
+from adapters.meta.gateway import build_template_body
 from whatsapp_core.domain.model import DomainEvent, Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import DeliveryError
 
@@ -32,6 +38,8 @@ class MemoryWhatsAppGateway:
         self._failures: deque[DeliveryError] = deque()
         self._seq = itertools.count(1)
         self.next_wamids: deque[str] = deque()
+        # Meta's templates by WABA id, then by Meta id (in creation order)
+        self.remote: dict[str, dict[str, RemoteTemplate]] = {}
 
     def fail_next(self, meta_code: int | None, *, http_status: int = 400, times: int = 1) -> None:
         for _ in range(times):
@@ -58,7 +66,36 @@ class MemoryWhatsAppGateway:
         if self._failures:
             raise self._failures.popleft()
         self.submitted.append(template)
-        return str(900000000 + next(self._seq))
+        meta_id = str(900000000 + next(self._seq))
+        remote = RemoteTemplate(
+            meta_id=meta_id,
+            name=template.name,
+            language=template.language,
+            status="PENDING",
+            category=str(template.category),
+            components=build_template_body(template)["components"],
+        )
+        self.put_remote(tenant.waba_id or "", remote)
+        return meta_id
+
+    async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
+        if self._failures:
+            raise self._failures.popleft()
+        return list(self.remote.get(tenant.waba_id or "", {}).values())
+
+    def put_remote(self, waba_id: str, template: RemoteTemplate) -> None:
+        """A template exists at Meta (made in WhatsApp Manager, or submitted here)."""
+        self.remote.setdefault(waba_id, {})[template.meta_id] = template
+
+    def decide(self, meta_id: str, status: str, reason: str | None = None) -> None:
+        """Meta changes a template's status and tells nobody (a missed webhook)."""
+        for templates in self.remote.values():
+            if meta_id in templates:
+                templates[meta_id] = msgspec.structs.replace(
+                    templates[meta_id], status=status, rejected_reason=reason
+                )
+                return
+        raise KeyError(meta_id)
 
 
 class MemoryEventPublisher:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from msgspec.structs import replace
 
-from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
+from whatsapp_core.domain.accounts import ApiKey, Invitation, Note, RefreshToken, User
 from whatsapp_core.domain.model import (
     AuditEntry,
     Contact,
@@ -44,6 +44,7 @@ class MemoryState:
     api_keys: dict[uuid.UUID, ApiKey] = field(default_factory=dict)
     notes: dict[uuid.UUID, Note] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    invitations: dict[uuid.UUID, Invitation] = field(default_factory=dict)
 
 
 class MemoryTenantStore:
@@ -55,6 +56,20 @@ class MemoryTenantStore:
             if other.slug == tenant.slug:
                 raise Conflict(f"a tenant with slug {tenant.slug!r} exists", field="slug")
             if tenant.phone_number_id and other.phone_number_id == tenant.phone_number_id:
+                raise Conflict(
+                    "this phone number id belongs to another tenant", field="phone_number_id"
+                )
+        self._s.tenants[tenant.id] = tenant
+
+    async def update(self, tenant: Tenant) -> None:
+        if tenant.id not in self._s.tenants:
+            raise NotFound("tenant not found")
+        for other in self._s.tenants.values():
+            if (
+                other.id != tenant.id
+                and tenant.phone_number_id
+                and other.phone_number_id == tenant.phone_number_id
+            ):
                 raise Conflict(
                     "this phone number id belongs to another tenant", field="phone_number_id"
                 )
@@ -99,6 +114,10 @@ class MemoryContactStore:
             raise Conflict("contact exists")
         self._clash(contact)
         self._s.contacts[key] = contact
+
+    async def add_many(self, contacts: Sequence[Contact]) -> None:
+        for contact in contacts:
+            await self.add(contact)
 
     async def update(self, contact: Contact) -> None:
         key = (contact.tenant_id, contact.id)
@@ -186,6 +205,10 @@ class MemoryConversationStore:
             raise Conflict("this contact already has a conversation")
         self._s.conversations[(conversation.tenant_id, conversation.id)] = conversation
 
+    async def add_many(self, conversations: Sequence[Conversation]) -> None:
+        for conversation in conversations:
+            await self.add(conversation)
+
     async def update(self, conversation: Conversation) -> None:
         key = (conversation.tenant_id, conversation.id)
         if key not in self._s.conversations:
@@ -218,9 +241,17 @@ class MemoryConversationStore:
             if c.tenant_id == tenant_id and c.contact_id in wanted
         }
 
-    async def update_many(self, conversations: Sequence[Conversation]) -> None:
-        for conversation in conversations:
-            await self.update(conversation)
+    async def update_activity(self, conversations: Sequence[Conversation]) -> None:
+        for c in conversations:
+            stored = self._s.conversations.get((c.tenant_id, c.id))
+            if stored is not None:
+                self._s.conversations[(c.tenant_id, c.id)] = replace(
+                    stored,
+                    status=c.status,
+                    last_inbound_at=c.last_inbound_at,
+                    last_message_at=c.last_message_at,
+                    unread_count=c.unread_count,
+                )
 
     async def list(
         self,

@@ -14,6 +14,7 @@ from typing import Self
 
 from adapters.memory.accounts import (
     MemoryApiKeyStore,
+    MemoryInvitationStore,
     MemoryNoteStore,
     MemoryRefreshTokenStore,
     MemoryUserStore,
@@ -80,6 +81,7 @@ class MemoryUnitOfWork:
         self.api_keys = MemoryApiKeyStore(work)
         self.notes = MemoryNoteStore(work)
         self.refresh_tokens = MemoryRefreshTokenStore(work)
+        self.invitations = MemoryInvitationStore(work)
         ai = self._ai = self._db.ai.staged()
         self.knowledge, self.embeddings = MemoryKnowledgeStore(ai), MemoryEmbeddingStore(ai)
         self.ai_usage = MemoryAiUsageStore(ai)

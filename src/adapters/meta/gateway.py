@@ -11,12 +11,14 @@ import email.utils
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import msgspec
 
 from whatsapp_core.domain.model import Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import DeliveryError
 from whatsapp_core.policies.template_content import TemplateButton, placeholders
@@ -57,9 +59,41 @@ class _TemplateAnswer(msgspec.Struct):
     id: str | int
 
 
+class _QualityScore(msgspec.Struct):
+    score: str | None = None
+
+
+class _ListedTemplate(msgspec.Struct):
+    id: str | int
+    name: str
+    language: str
+    status: str
+    category: str = ""
+    components: list[dict[str, Any]] = []
+    rejected_reason: str | None = None
+    quality_score: _QualityScore | None = None
+
+
+class _Cursors(msgspec.Struct):
+    before: str | None = None
+    after: str | None = None
+
+
+class _Paging(msgspec.Struct):
+    cursors: _Cursors | None = None
+    next: str | None = None
+
+
+class _TemplatePage(msgspec.Struct):
+    data: list[_ListedTemplate] = []
+    paging: _Paging | None = None
+
+
 _ERROR = msgspec.json.Decoder(_ErrorBody)
 _SEND = msgspec.json.Decoder(_SendAnswer)
 _TEMPLATE = msgspec.json.Decoder(_TemplateAnswer)
+_TEMPLATE_PAGE = msgspec.json.Decoder(_TemplatePage)
+TEMPLATE_FIELDS = "id,name,language,status,category,components,rejected_reason,quality_score"
 _ANY = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -203,6 +237,32 @@ def build_template_body(template: Template) -> dict[str, Any]:
     return body
 
 
+def _remote_template(listed: _ListedTemplate) -> RemoteTemplate:
+    reason = listed.rejected_reason
+    return RemoteTemplate(
+        meta_id=str(listed.id),
+        name=listed.name,
+        language=listed.language,
+        status=listed.status.upper(),
+        category=listed.category.upper(),
+        components=listed.components,
+        rejected_reason=None if reason in (None, "", "NONE") else reason,
+        quality=listed.quality_score.score if listed.quality_score else None,
+    )
+
+
+def _next_cursor(paging: _Paging | None) -> str | None:
+    """The ``after`` cursor of the next page; None on the last page (Meta leaves out
+    ``next`` there). Only the cursor is followed, never the ``next`` url itself, so the
+    token goes nowhere but our own base url."""
+    if paging is None or not paging.next:
+        return None
+    if paging.cursors is not None and paging.cursors.after:
+        return paging.cursors.after
+    after = parse_qs(urlsplit(paging.next).query).get("after")
+    return after[0] if after else None
+
+
 def _retry_after(headers: httpx.Headers) -> float | None:
     value = headers.get("retry-after")
     if not value:
@@ -254,8 +314,10 @@ class HttpxWhatsAppGateway:
         token_for: Callable[[Tenant], Awaitable[str]],
         client: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
+        template_page_size: int = 100,
     ) -> None:
         self._base = f"{base_url.rstrip('/')}/{api_version.strip('/')}"
+        self._template_page_size = template_page_size
         self._token_for = token_for
         self._owns_client = client is None
         self._client = client if client is not None else httpx.AsyncClient()
@@ -342,6 +404,31 @@ class HttpxWhatsAppGateway:
         response = await self._request(tenant, "POST", url, json=build_template_body(template))
         answer: _TemplateAnswer = self._decoded(_TEMPLATE, response)
         return str(answer.id)
+
+    async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
+        """Every page of ``GET /{waba_id}/message_templates``, following the ``after``
+        cursor until Meta gives no ``next``."""
+        if not tenant.waba_id:
+            raise _refused(f"tenant {tenant.slug} has no WhatsApp Business Account id")
+        url = f"{self._base}/{tenant.waba_id}/message_templates"
+        params = {"fields": TEMPLATE_FIELDS, "limit": str(self._template_page_size)}
+        templates: list[RemoteTemplate] = []
+        seen: set[str] = set()
+        while True:
+            response = await self._request(tenant, "GET", url, params=params)
+            page: _TemplatePage = self._decoded(_TEMPLATE_PAGE, response)
+            templates.extend(_remote_template(t) for t in page.data)
+            cursor = _next_cursor(page.paging)
+            if cursor is None:
+                return templates
+            if cursor in seen:
+                raise DeliveryError(
+                    "Meta's template list repeats a page cursor; stopped paging",
+                    meta_code=None,
+                    http_status=response.status_code,
+                )
+            seen.add(cursor)
+            params = {**params, "after": cursor}
 
     async def mark_read(self, tenant: Tenant, wamid: str, *, typing: bool = False) -> None:
         """Blue ticks on an inbound message; ``typing`` also shows the typing indicator."""

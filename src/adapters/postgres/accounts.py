@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from adapters.postgres import tables
 from adapters.postgres.store_base import SqlaStore
-from whatsapp_core.domain.accounts import ApiKey, Note, RefreshToken, User
+from whatsapp_core.domain.accounts import ApiKey, Invitation, Note, RefreshToken, User
+from whatsapp_core.errors import NotFound
 
 
 class SqlaUserStore(SqlaStore):
@@ -115,3 +116,51 @@ class SqlaRefreshTokenStore(SqlaStore):
             .where(t.c.family_id == family_id, t.c.revoked_at.is_(None))
             .values(revoked_at=at),
         )
+
+
+class SqlaInvitationStore(SqlaStore):
+    table = tables.invitations
+    entity = Invitation
+    not_found = "invitation not found"
+
+    async def add(self, invitation: Invitation) -> None:
+        await self._insert_unscoped(invitation)
+
+    async def by_hash(self, token_hash: str) -> Invitation | None:
+        found: Invitation | None = await self._one(None, token_hash=token_hash)
+        return found
+
+    async def mark_accepted(self, invitation: Invitation, at: datetime) -> bool:
+        t = self.table
+        result = await self._execute(
+            None,
+            sa.update(t)
+            .where(t.c.id == invitation.id, t.c.accepted_at.is_(None))
+            .values(accepted_at=at),
+        )
+        return result.rowcount == 1
+
+    async def revoke(self, tenant_id: uuid.UUID, invitation_id: uuid.UUID, at: datetime) -> None:
+        t = self.table
+        result = await self._execute(
+            None,
+            sa.update(t)
+            .where(t.c.tenant_id == tenant_id, t.c.id == invitation_id)
+            .values(revoked_at=sa.func.coalesce(t.c.revoked_at, at)),
+        )
+        if result.rowcount == 0:
+            raise NotFound(self.not_found)
+
+    async def pending(self, tenant_id: uuid.UUID, now: datetime) -> list[Invitation]:
+        t = self.table
+        q = (
+            sa.select(t)
+            .where(
+                t.c.tenant_id == tenant_id,
+                t.c.accepted_at.is_(None),
+                t.c.revoked_at.is_(None),
+                t.c.expires_at > now,
+            )
+            .order_by(t.c.created_at.desc(), sa.cast(t.c.id, sa.Text).desc())
+        )
+        return await self._all(None, q)

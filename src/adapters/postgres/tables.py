@@ -45,6 +45,9 @@ tenants = sa.Table(
     sa.Column("phone_number_id", sa.Text, unique=True),
     sa.Column("display_phone_number", sa.Text),
     sa.Column("throughput_per_second", sa.Integer, nullable=False, server_default="80"),
+    # Sealed by a SecretBox (AES-256-GCM, bound to tenant + field): never plaintext.
+    sa.Column("access_token_sealed", sa.Text),
+    sa.Column("app_secret_sealed", sa.Text),
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
@@ -418,4 +421,23 @@ refresh_tokens = sa.Table(
     _at("used_at", nullable=True),
     _at("revoked_at", nullable=True),
     sa.Index("ix_refresh_tokens_family", "family_id"),
+)
+
+
+# Accepting an invitation happens before a tenant is known (looked up by hash): no
+# row-level security, every query filters by tenant_id itself.
+invitations = sa.Table(
+    "invitations",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("invited_by", UUID(as_uuid=True)),
+    _at("created_at"),
+    _at("expires_at"),
+    _at("accepted_at", nullable=True),
+    _at("revoked_at", nullable=True),
+    sa.Index("ix_invitations_tenant", "tenant_id", "created_at"),
 )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres.accounts import (
     SqlaApiKeyStore,
+    SqlaInvitationStore,
     SqlaNoteStore,
     SqlaRefreshTokenStore,
     SqlaUserStore,
@@ -70,6 +71,7 @@ class SqlaUnitOfWork:
         self.api_keys = SqlaApiKeyStore(conn, scope)
         self.notes = SqlaNoteStore(conn, scope)
         self.refresh_tokens = SqlaRefreshTokenStore(conn, scope)
+        self.invitations = SqlaInvitationStore(conn, scope)
         self.knowledge = SqlaKnowledgeStore(conn, scope)
         self.embeddings = SqlaEmbeddingStore(conn, scope)
         self.ai_usage = SqlaAiUsageStore(conn, scope)

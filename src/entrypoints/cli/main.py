@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -85,14 +86,20 @@ def serve(
 
     from entrypoints.http.app import create_app
     from entrypoints.logging import configure_logging
+    from entrypoints.observability import configure_sentry
 
     settings = settings_or_exit(host=host, port=port, profile=profile)
     configure_logging(settings.log_level, settings.log_format)
+    configure_sentry(settings)
     ensure_port_free(settings.host, settings.port)
 
     async def main() -> None:
         runtime = build_runtime(settings)
         await runtime.start()
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default
+        # handler that kills the process before ``runtime.stop()`` (the embedded
+        # PostgreSQL would be left running). Turn it into an interrupt we unwind from.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             url = f"http://{settings.host}:{settings.port}"
             typer.echo(f"wa: {settings.profile} profile ready at {url}")
@@ -134,19 +141,24 @@ def serve(
         pass
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="jobs in flight at once")] = 16,
     profile: ProfileOpt = None,
 ) -> None:
     """Run job workers (sends, automation, AI, media) until stopped."""
-    import signal
 
     from entrypoints.logging import configure_logging
+    from entrypoints.observability import configure_sentry
     from entrypoints.worker.runner import build_worker
 
     settings = settings_or_exit(profile=profile)
     configure_logging(settings.log_level, settings.log_format)
+    configure_sentry(settings)
 
     async def work(runtime: Runtime) -> None:
         if runtime.gateway is None:
@@ -304,6 +316,22 @@ def tenant_list(profile: ProfileOpt = None) -> None:
 
     for line in run_with_runtime(settings, work):
         typer.echo(line)
+
+
+@tenant_app.command("reseal")
+def tenant_reseal(profile: ProfileOpt = None) -> None:
+    """After adding a key to WA_SECRET_KEYS: re-seal every tenant's Meta credentials
+    under the active key, so the old key can be retired."""
+    from whatsapp_core.services.tenants import reseal_credentials
+
+    settings = settings_or_exit(profile=profile)
+
+    async def work(runtime: Runtime) -> str:
+        assert runtime.secrets is not None
+        changed = await reseal_credentials(runtime.uow, runtime.secrets)
+        return f"{changed} tenant(s) re-sealed with key {runtime.secrets.active_key_id}"
+
+    typer.echo(run_with_runtime(settings, work))
 
 
 def main() -> None:

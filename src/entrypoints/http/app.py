@@ -26,6 +26,7 @@ from entrypoints.http.routes_automation import AUTOMATION_CONTROLLERS
 from entrypoints.http.routes_contacts import ContactController
 from entrypoints.http.routes_inbox import InboxController
 from entrypoints.http.routes_media import MediaController
+from entrypoints.http.routes_tenant import InvitationController, TenantController
 from entrypoints.http.webhooks import WhatsAppWebhookController
 
 
@@ -66,6 +67,8 @@ def create_app(runtime: Runtime) -> Litestar:
             TemplateController,
             AdminController,
             ContactController,
+            TenantController,
+            InvitationController,
             *AUTOMATION_CONTROLLERS,
             *AI_CONTROLLERS,
             inbox_events,

@@ -16,7 +16,12 @@ from litestar.di import NamedDependency
 from entrypoints.bootstrap import Runtime
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.errors import Forbidden, Unauthenticated
-from whatsapp_core.policies.quota import WINDOW_SECONDS, check_quota
+from whatsapp_core.policies.quota import (
+    LOGIN_WINDOW_SECONDS,
+    WINDOW_SECONDS,
+    check_login_attempts,
+    check_quota,
+)
 from whatsapp_core.ports import TokenIssuer
 from whatsapp_core.services.accounts import authenticate_api_key
 
@@ -32,6 +37,24 @@ async def provide_principal(
     principal = await _identify(request, runtime)
     await _count_request(runtime, principal)
     return principal
+
+
+async def count_sign_in_attempt(
+    runtime: Runtime, request: Request[Any, Any, Any], email: str
+) -> None:
+    """Before checking a password: throttle guessing per account and per client address
+    (counters shared across replicas through Redis when configured)."""
+    client = request.client.host if request.client else "unknown"
+    account_count, resets_in = await runtime.quota.hit(
+        f"login:a:{email.strip().lower()}", LOGIN_WINDOW_SECONDS
+    )
+    client_count, _ = await runtime.quota.hit(f"login:c:{client}", LOGIN_WINDOW_SECONDS)
+    check_login_attempts(
+        runtime.login_limits,
+        account_count=account_count,
+        client_count=client_count,
+        resets_in=resets_in,
+    )
 
 
 async def _count_request(runtime: Runtime, principal: Principal) -> None:

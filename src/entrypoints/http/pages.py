@@ -152,6 +152,15 @@ async def login_page(
     )
 
 
+@get("/accept", include_in_schema=False)
+async def accept_page() -> Template:
+    return Template(
+        template_name="accept.html",
+        context={"page": "accept", "title": "Join your team", "v": ASSET_VERSION},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @get("/inbox", include_in_schema=False)
 async def inbox_page(
     request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
@@ -184,7 +193,15 @@ def page_handlers() -> list[Router]:
     """Fresh routers for one app (a Router must not be shared between two apps)."""
     pages = Router(
         path="/",
-        route_handlers=[home, login_page, inbox_page, contacts_page, templates_page, settings_page],
+        route_handlers=[
+            home,
+            login_page,
+            accept_page,
+            inbox_page,
+            contacts_page,
+            templates_page,
+            settings_page,
+        ],
         after_request=security_headers,
         include_in_schema=False,
     )

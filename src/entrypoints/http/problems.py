@@ -8,6 +8,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from entrypoints.observability import report_exception
 from whatsapp_core.errors import (
     Conflict,
     DomainError,
@@ -71,6 +72,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Respo
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Logged with its traceback for us; the client gets no internals.
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    report_exception(exc)
     return problem(500, "Internal Server Error", "an unexpected error occurred; it was logged")
 
 

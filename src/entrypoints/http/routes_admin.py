@@ -25,6 +25,7 @@ from entrypoints.http.schemas import (
 )
 from whatsapp_core.domain.identity import CustomerIdentity, normalize_phone, validate_bsuid
 from whatsapp_core.domain.model import Message, Principal
+from whatsapp_core.domain.remote_templates import TemplateSyncReport
 from whatsapp_core.errors import InvalidInput, UpstreamUnavailable
 from whatsapp_core.policies.templates import TemplateButton, TemplateComponents
 from whatsapp_core.services import accounts, automation, templates
@@ -100,6 +101,21 @@ class TemplateController(Controller):
                 runtime.services, runtime.gateway, principal, template_id
             )
         )
+
+    @post(
+        "/sync",
+        status_code=200,
+        summary="Reconcile templates with Meta",
+        description="Reads every template of the WhatsApp Business Account at Meta: "
+        "statuses missed by webhook are repaired, templates made in WhatsApp Manager are "
+        "imported, drafts are left alone. Managers and admins.",
+    )
+    async def sync(
+        self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
+    ) -> TemplateSyncReport:
+        if runtime.gateway is None:
+            raise UpstreamUnavailable("no WhatsApp gateway is configured on this server")
+        return await templates.sync_templates(runtime.services, runtime.gateway, principal)
 
 
 class AdminController(Controller):

@@ -5,18 +5,19 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from entrypoints.bootstrap import Runtime
-from entrypoints.http.auth import ACCESS_COOKIE, CSRF_COOKIE
+from entrypoints.http.auth import ACCESS_COOKIE, CSRF_COOKIE, count_sign_in_attempt
 from entrypoints.http.schemas import LoginIn, PasswordIn, RegisterIn, SessionOut, UserOut
 from whatsapp_core.domain.accounts import User
 from whatsapp_core.domain.model import Principal
-from whatsapp_core.errors import Unauthenticated
-from whatsapp_core.services import accounts, sessions
+from whatsapp_core.errors import Forbidden, Unauthenticated
+from whatsapp_core.services import accounts, invitations, sessions
 
 REFRESH_COOKIE = "wa_refresh"
 REFRESH_PATH = "/api/auth"
@@ -46,8 +47,12 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, summary="Sign in; sets the session cookies")
     async def login(
-        self, data: JSONBody[LoginIn], runtime: NamedDependency[Runtime]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginIn],
+        runtime: NamedDependency[Runtime],
     ) -> Response[Any]:
+        await count_sign_in_attempt(runtime, request, data.email)
         user = await accounts.authenticate(
             runtime.services, runtime.hasher, data.email, data.password
         )
@@ -84,9 +89,24 @@ class AuthController(Controller):
     async def me(
         self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
     ) -> UserOut:
+        if principal.user_id is None:
+            raise Forbidden("an API key is not a user; /api/auth/me needs a signed-in user")
         async with runtime.uow() as uow:
-            assert principal.user_id is not None
             return UserOut.of(await uow.users.get(principal.tenant_id, principal.user_id))
+
+    @post("/accept", status_code=201, summary="Accept an invitation; signs the new user in")
+    async def accept(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[AcceptIn],
+        runtime: NamedDependency[Runtime],
+    ) -> Response[Any]:
+        # Counted like sign-ins: a guessed token is as bad as a guessed password.
+        await count_sign_in_attempt(runtime, request, "invitation")
+        user = await invitations.accept_invitation(
+            runtime.services, runtime.hasher, data.token, name=data.name, password=data.password
+        )
+        return await _session(runtime, user, status=201)
 
     @post("/password", status_code=204, summary="Change my password")
     async def password(
@@ -98,6 +118,12 @@ class AuthController(Controller):
         await accounts.change_password(
             runtime.services, runtime.hasher, principal, data.current_password, data.new_password
         )
+
+
+class AcceptIn(msgspec.Struct, kw_only=True):
+    token: str
+    name: str
+    password: str
 
 
 async def _session(

@@ -2,7 +2,8 @@
 
 The handler checks the signature over the raw bytes, decodes, hands the whole batch
 to the core in one call and answers 200 only once it is stored (503 otherwise, so
-Meta retries).
+Meta retries). A redelivery whose every message and status was already stored is
+answered by the duplicate guard without touching the database.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from adapters.meta.translate import to_batch
 from entrypoints.bootstrap import Runtime
 from entrypoints.http.problems import problem
 from whatsapp_core.errors import InvalidInput
-from whatsapp_core.services.inbound import ingest_webhook
+from whatsapp_core.services.inbound_guard import ingest_unless_seen
 
 log = structlog.get_logger(__name__)
 
@@ -64,9 +65,16 @@ class WhatsAppWebhookController(Controller):
         except InvalidInput as exc:
             runtime.counters["webhook_malformed"] += 1
             return problem(400, "Bad Request", exc.message, code=exc.code)
-        report = await ingest_webhook(
-            runtime.services, batch, correlation_id=request.headers.get("x-request-id")
+        delivery = await ingest_unless_seen(
+            runtime.services,
+            runtime.guard,
+            batch,
+            ttl_seconds=runtime.settings.webhook_seen_ttl_seconds,
+            correlation_id=request.headers.get("x-request-id"),
         )
+        report = delivery.report
+        if delivery.absorbed:
+            runtime.counters["webhook_duplicates_absorbed"] += 1
         if report.unknown_numbers:
             runtime.counters["webhook_unknown_number"] += len(report.unknown_numbers)
             log.warning("webhook for unknown phone numbers", numbers=report.unknown_numbers)
@@ -76,6 +84,7 @@ class WhatsAppWebhookController(Controller):
                 "duplicates": report.messages_duplicate,
                 "statuses": report.statuses_applied + report.statuses_pending,
                 "templates": report.templates_updated,
+                "absorbed": delivery.absorbed,
             },
             status_code=200,
         )

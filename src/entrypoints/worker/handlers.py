@@ -18,6 +18,7 @@ from whatsapp_core.ai import AiProviders
 from whatsapp_core.automation import AutomationSink, WebhookJob
 from whatsapp_core.domain.model import Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import InvalidInput
 from whatsapp_core.jobs import (
@@ -25,6 +26,7 @@ from whatsapp_core.jobs import (
     MEDIA_FETCH,
     MSG_SEND,
     N8N_TRIGGER,
+    TEMPLATE_SYNC,
     WEBHOOK_OUT,
     JobRecord,
     MessageSendPayload,
@@ -38,6 +40,7 @@ from whatsapp_core.services.automation import deliver_event, fan_out
 from whatsapp_core.services.context import Services
 from whatsapp_core.services.media import fetch_inbound_media
 from whatsapp_core.services.outbound import deliver_message
+from whatsapp_core.services.templates import sync_templates_as_system
 
 JobHandler = Callable[[JobRecord], Awaitable[str]]
 ServicesFactory = Callable[[], Services]
@@ -65,6 +68,9 @@ class PacedGateway:
 
     async def submit_template(self, tenant: Tenant, template: Template) -> str:
         return await self._gateway.submit_template(tenant, template)
+
+    async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
+        return await self._gateway.list_templates(tenant)
 
 
 def decode_payload(job: JobRecord, shape: type[T]) -> T:
@@ -107,6 +113,21 @@ def media_fetch(
             services(), fetcher, blobs, job.tenant_id, payload.message_id,
             media_id=payload.media_id, final_attempt=job.attempts >= max_attempts,
         )  # fmt: skip
+
+    return handle
+
+
+def template_sync(services: ServicesFactory, gateway: WhatsAppGateway) -> JobHandler:
+    """``template.sync``: reconcile the job's tenant's templates with Meta's list."""
+
+    async def handle(job: JobRecord) -> str:
+        report = await sync_templates_as_system(
+            services(), gateway, job.tenant_id, correlation_id=job.correlation_id
+        )
+        return (
+            f"templates: {report.created} created, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {len(report.skipped)} skipped"
+        )
 
     return handle
 
@@ -164,6 +185,7 @@ def default_handlers(
     ``media.fetch`` needs a blob store and a gateway that serves media."""
     handlers = {MSG_SEND: message_send(services, PacedGateway(gateway, limiter))}
     handlers[N8N_TRIGGER] = n8n_trigger(services)
+    handlers[TEMPLATE_SYNC] = template_sync(services, gateway)
     handlers[AI_CLASSIFY] = ai_classify(services, build_ai())  # offline; build_worker: runtime.ai
     handlers[WEBHOOK_OUT] = webhook_out(
         services, sink or HttpxAutomationSink(), max_attempts=max_attempts

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from entrypoints.observability import report_exception
 from entrypoints.worker.handlers import JobHandler, ServicesFactory, ai_classify, default_handlers
 from whatsapp_core.automation import AutomationSink
 from whatsapp_core.errors import DomainError, UpstreamUnavailable
@@ -202,6 +203,8 @@ class Worker:
         try:
             outcome = await handler(job)
         except Exception as exc:  # recorded on the job and decided on by the policy
+            if not isinstance(exc, DomainError):  # a bug, not Meta or bad data: report it
+                report_exception(exc)
             await self._failed(job, exc)
         else:
             await self._done(job, outcome)

@@ -39,6 +39,25 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     last_used_at: datetime | None = None
 
 
+class Invitation(msgspec.Struct, frozen=True, kw_only=True):
+    """An admin's invitation for someone to join the tenant with a role. The link's
+    token is shown once; only its hash is kept. Used once, within its lifetime."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    email: str
+    role: Role
+    token_hash: str
+    invited_by: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+
 class Note(msgspec.Struct, frozen=True, kw_only=True):
     """An internal note on a conversation; never sent to the customer."""
 

@@ -23,6 +23,20 @@ class Tenant(msgspec.Struct, frozen=True, kw_only=True):
     phone_number_id: str | None = None
     display_phone_number: str | None = None
     throughput_per_second: int = 80
+    # The tenant's own Meta credentials, sealed by a ``SecretBox`` (never plaintext at
+    # rest, never returned by the API). ``None``: the platform's system-user token and
+    # app secret apply (Tech Provider model).
+    access_token_sealed: str | None = None
+    app_secret_sealed: str | None = None
+
+    def secret_context(self, name: str) -> str:
+        """What a sealed credential is bound to: this tenant and this field."""
+        return f"{self.id}:{name}"
+
+
+def check_meta_id(field: str, value: str | None) -> None:
+    if value is not None and not _META_ID.match(value):
+        raise InvalidInput(f"{field} must be Meta's numeric id", field=field)
 
 
 def new_tenant(
@@ -39,9 +53,8 @@ def new_tenant(
         raise InvalidInput("slug must be 2-63 lowercase letters, digits or dashes", field="slug")
     if not name.strip():
         raise InvalidInput("name must not be empty", field="name")
-    for field, value in (("waba_id", waba_id), ("phone_number_id", phone_number_id)):
-        if value is not None and not _META_ID.match(value):
-            raise InvalidInput(f"{field} must be Meta's numeric id", field=field)
+    check_meta_id("waba_id", waba_id)
+    check_meta_id("phone_number_id", phone_number_id)
     return Tenant(
         id=tenant_id,
         slug=slug,

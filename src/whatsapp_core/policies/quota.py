@@ -29,3 +29,28 @@ def check_quota(limits: QuotaLimits, *, user_count: int, tenant_count: int, rese
             retry_after=resets_in,
             limit=limits.per_tenant,
         )
+
+
+# Sign-in attempts, counted per account (e-mail) and per client address over a
+# quarter of an hour: slow enough to make password guessing useless, loose enough
+# that a person who mistypes a few times is not locked out for long.
+LOGIN_WINDOW_SECONDS = 15 * 60
+
+
+class LoginLimits(msgspec.Struct, frozen=True):
+    per_account: int = 10
+    per_client: int = 50
+
+
+def check_login_attempts(
+    limits: LoginLimits, *, account_count: int, client_count: int, resets_in: int
+) -> None:
+    """Refuse the sign-in attempt that goes over either limit in the current window.
+    The message is the same whether or not the account exists (no enumeration)."""
+    if account_count > limits.per_account or client_count > limits.per_client:
+        minutes = max(1, (resets_in + 59) // 60)
+        raise RateLimited(
+            f"too many sign-in attempts; try again in {minutes} min",
+            retry_after=resets_in,
+            limit=limits.per_account if account_count > limits.per_account else limits.per_client,
+        )

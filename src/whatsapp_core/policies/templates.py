@@ -34,6 +34,11 @@ DELETED           DELETED           every state (DELETED is final)
 
 An event whose new status is the current one is a no-op, so a redelivered webhook
 is harmless (apply twice == apply once). An unknown event string is InvalidInput.
+
+Polling (``reconcile``): the status in Meta's template list is where the template IS,
+not a step, so it is taken even where the table above would refuse the step (that
+refusal is what a missed webhook looks like). Only a local DRAFT is left alone: it
+is our unsent edit, and Meta's copy is the previous version.
 """
 
 from __future__ import annotations
@@ -66,7 +71,9 @@ __all__ = [
     "apply_meta_event",
     "edit",
     "is_sendable",
+    "listed_status",
     "placeholders",
+    "reconcile",
     "render",
     "render_header",
     "submit",
@@ -199,6 +206,35 @@ def apply_meta_event(status: TemplateStatus, event: str) -> TemplateStatus:
         f"Meta reported {known} for a template that is {status} here; "
         "resync the templates from Meta to repair the difference.",
     )
+
+
+def listed_status(listed: str) -> TemplateStatus:
+    """The status a template has at Meta, from the ``status`` of Meta's template list.
+    Anything else (Meta never lists a DRAFT) is InvalidInput."""
+    try:
+        status = TemplateStatus(listed)
+    except ValueError:
+        status = _S.DRAFT
+    if status is _S.DRAFT:
+        raise InvalidInput(
+            f"Meta listed a template with the unknown status {listed!r}",
+            code="unknown_template_status",
+            field="status",
+            value=listed,
+        )
+    return status
+
+
+def reconcile(status: TemplateStatus, listed: str) -> tuple[TemplateStatus, bool]:
+    """The status after Meta's template list says ``listed``, and whether the step was
+    a legal one (``False``: a repair over missed webhooks). A DRAFT stays a DRAFT."""
+    target = listed_status(listed)
+    if status is _S.DRAFT:
+        return status, True
+    try:
+        return apply_meta_event(status, target.value), True
+    except Conflict:
+        return target, False
 
 
 def is_sendable(status: TemplateStatus) -> bool:

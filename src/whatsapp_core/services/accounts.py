@@ -59,7 +59,7 @@ async def register_tenant(
         phone_number_id=phone_number_id,
         display_phone_number=display_phone_number,
     )
-    admin = _new_user(svc, hasher, tenant.id, admin_email, admin_name, Role.ADMIN, admin_password)
+    admin = new_user(svc, hasher, tenant.id, admin_email, admin_name, Role.ADMIN, admin_password)
     async with svc.uow() as uow:
         await uow.tenants.add(tenant)
         await uow.users.add(admin)
@@ -71,7 +71,7 @@ async def register_tenant(
     return tenant, admin
 
 
-def _new_user(
+def new_user(
     svc: Services,
     hasher: PasswordHasher,
     tenant_id: uuid.UUID,
@@ -121,7 +121,7 @@ async def create_user(
     password: str,
 ) -> User:
     authorize(principal, Action.USER_MANAGE)
-    user = _new_user(svc, hasher, principal.tenant_id, email, name, role, password)
+    user = new_user(svc, hasher, principal.tenant_id, email, name, role, password)
     async with svc.uow() as uow:
         await uow.users.add(user)
         await svc.audit(

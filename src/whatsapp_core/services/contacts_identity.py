@@ -1,5 +1,5 @@
 """Find or create the contacts a webhook batch speaks about, BSUID first, never a
-duplicate, with one lookup for the whole batch."""
+duplicate, with one lookup and one insert for the whole batch."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ class ContactResolver:
     - A phone-only contact (e.g. imported) that now writes with a BSUID gets the BSUID.
     - A phone held by a contact with a *different* BSUID means Meta issued a new BSUID
       for a new holder of that number: the phone moves to the new person's contact.
+
+    New contacts are kept until :meth:`flush`, which inserts them all at once; call it
+    before anything refers to them. Holding them back is safe for the unique BSUID and
+    phone: a new contact only takes values no contact in the cache holds, and changes to
+    stored contacts, which may free such values, are written at once, so before it.
     """
 
     def __init__(
@@ -30,17 +35,33 @@ class ContactResolver:
         self._uow, self._ids, self._tenant_id, self._now = uow, ids, tenant_id, now
         self._by_bsuid: dict[str, Contact] = {}
         self._by_wa_id: dict[str, Contact] = {}
+        # Identities already asked for, found or not: a miss is not asked again.
+        self._asked_bsuids: set[str] = set()
+        self._asked_wa_ids: set[str] = set()
+        self._created: dict[uuid.UUID, Contact] = {}  # not inserted yet
 
     async def prefetch(self, people: Iterable[CustomerIdentity]) -> None:
         people = list(people)
-        bsuids = sorted({p.bsuid for p in people if p.bsuid} - self._by_bsuid.keys())
-        wa_ids = sorted({p.wa_id for p in people if p.wa_id} - self._by_wa_id.keys())
+        bsuids = sorted(
+            {p.bsuid for p in people if p.bsuid} - self._asked_bsuids - self._by_bsuid.keys()
+        )
+        wa_ids = sorted(
+            {p.wa_id for p in people if p.wa_id} - self._asked_wa_ids - self._by_wa_id.keys()
+        )
         if bsuids or wa_ids:
             found = await self._uow.contacts.find_many(
                 self._tenant_id, bsuids=bsuids, wa_ids=wa_ids
             )
+            self._asked_bsuids.update(bsuids)
+            self._asked_wa_ids.update(wa_ids)
             for contact in found:
                 self._remember(contact)
+
+    async def flush(self) -> None:
+        """Insert the contacts created since the last flush."""
+        if self._created:
+            created, self._created = list(self._created.values()), {}
+            await self._uow.contacts.add_many(created)
 
     def _remember(self, contact: Contact, old: Contact | None = None) -> None:
         if old is not None:
@@ -54,12 +75,16 @@ class ContactResolver:
             self._by_wa_id[contact.wa_id] = contact
 
     async def _save(self, contact: Contact, old: Contact) -> Contact:
-        await self._uow.contacts.update(contact)
+        if contact.id in self._created:
+            self._created[contact.id] = contact  # its insert carries the change
+        else:
+            await self._uow.contacts.update(contact)
         self._remember(contact, old)
         return contact
 
     async def resolve(self, who: CustomerIdentity) -> tuple[Contact, bool]:
-        """``(contact, created)`` for ``who``; call ``prefetch`` first for a batch."""
+        """``(contact, created)`` for ``who``; call ``prefetch`` first for a batch and
+        ``flush`` after it."""
         await self.prefetch([who])
         by_bsuid = self._by_bsuid.get(who.bsuid) if who.bsuid else None
         by_phone = self._by_wa_id.get(who.wa_id) if who.wa_id else None
@@ -81,7 +106,7 @@ class ContactResolver:
                 created_at=self._now,
                 updated_at=self._now,
             )
-            await self._uow.contacts.add(created)
+            self._created[created.id] = created
             self._remember(created)
             return created, True
 
@@ -108,4 +133,7 @@ async def resolve_contact(
     now: datetime,
 ) -> tuple[Contact, bool]:
     """One identity, outside a batch (e.g. a template sent by phone number)."""
-    return await ContactResolver(uow, ids, tenant_id, now).resolve(who)
+    resolver = ContactResolver(uow, ids, tenant_id, now)
+    found = await resolver.resolve(who)
+    await resolver.flush()
+    return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import msgspec
@@ -16,9 +16,10 @@ from whatsapp_core.domain.model import (
     Message,
     Principal,
 )
-from whatsapp_core.errors import Conflict, InvalidInput
+from whatsapp_core.errors import Conflict, InvalidInput, NotFound
 from whatsapp_core.policies.access import Action
 from whatsapp_core.policies.window import WindowState, window_state
+from whatsapp_core.ports import UnitOfWork
 from whatsapp_core.services.authz import authorize
 from whatsapp_core.services.context import Services
 
@@ -103,6 +104,17 @@ async def assign(
         principal,
         Action.CONVERSATION_ASSIGN_SELF if to_self else Action.CONVERSATION_ASSIGN_OTHERS,
     )
+
+    async def assignee_is_a_teammate(uow: UnitOfWork) -> None:
+        if assignee_id is None:
+            return
+        try:
+            user = await uow.users.get(principal.tenant_id, assignee_id)
+        except NotFound:
+            user = None
+        if user is None or not user.active:  # another tenant's id reads as unknown
+            raise NotFound("no such user in your team", field="assignee_id")
+
     return await _change(
         svc,
         principal,
@@ -111,6 +123,7 @@ async def assign(
         lambda c: replace(c, assignee_id=assignee_id),
         correlation_id,
         event="conversation.assigned",
+        check=assignee_is_a_teammate,
     )
 
 
@@ -177,9 +190,12 @@ async def _change(
     correlation_id: str | None,
     *,
     event: str,
+    check: Callable[[UnitOfWork], Awaitable[None]] | None = None,
 ) -> Conversation:
     async with svc.uow() as uow:
         before = await uow.conversations.get(principal.tenant_id, conversation_id)
+        if check is not None:
+            await check(uow)
         after = change(before)
         if after == before:
             return before

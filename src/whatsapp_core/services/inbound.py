@@ -39,6 +39,7 @@ from whatsapp_core.policies.window import latest_inbound, window_state
 from whatsapp_core.ports import UnitOfWork
 from whatsapp_core.services.contacts_identity import ContactResolver
 from whatsapp_core.services.context import Services
+from whatsapp_core.services.templates import announce_status
 
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 _ATTEMPTS = 3
@@ -100,7 +101,7 @@ async def _ingest_once(
 
 async def _store_inbound(work: _Batch, tenant: Tenant, batch: list[InboundMessage]) -> None:
     """Store a number's messages of one webhook with a constant number of round trips
-    for the batch (lookups and inserts are set-based), plus one per new contact."""
+    for the batch: lookups and inserts are set-based, new contacts included."""
     uow, svc, now = work.uow, work.svc, work.svc.clock.now()
     unique: dict[str, InboundMessage] = {}
     for inbound in sorted(batch, key=lambda m: m.sent_at):
@@ -126,20 +127,20 @@ async def _store_inbound(work: _Batch, tenant: Tenant, batch: list[InboundMessag
                 "n8n.trigger",
                 {"event": "contact.created", "contact_id": str(contact.id)},
             )
+    await resolver.flush()
 
     conversations = await uow.conversations.for_contacts(tenant.id, sorted(set(contact_of)))
     before = dict(conversations)
     for contact_id, inbound in zip(contact_of, fresh, strict=True):
         if contact_id not in conversations:
-            conversation = Conversation(
+            conversations[contact_id] = Conversation(
                 id=svc.ids.new_id(),
                 tenant_id=tenant.id,
                 contact_id=contact_id,
                 last_message_at=inbound.sent_at,
                 created_at=now,
             )
-            await uow.conversations.add(conversation)
-            conversations[contact_id] = conversation
+    await uow.conversations.add_many([c for k, c in conversations.items() if k not in before])
 
     messages = [
         Message(
@@ -178,7 +179,7 @@ async def _store_inbound(work: _Batch, tenant: Tenant, batch: list[InboundMessag
         conversations[message.contact_id] = changed[current.id] = current
         await _after_stored(work, tenant, message, inbound, current, opened=opened)
     # New conversations were inserted as created; their counters move with the rest.
-    await uow.conversations.update_many(list(changed.values()))
+    await uow.conversations.update_activity(list(changed.values()))
 
 
 async def _after_stored(
@@ -332,18 +333,17 @@ async def _apply_template_update(work: _Batch, update: TemplateUpdate) -> None:
         except DomainError:
             continue
         applied = True
-        await uow.templates.update(
-            replace(
-                template,
-                status=status,
-                meta_id=update.meta_template_id or template.meta_id,
-                rejection_reason=update.reason if update.event == "REJECTED" else None,
-                updated_at=work.svc.clock.now(),
-            )
+        updated = replace(
+            template,
+            status=status,
+            meta_id=update.meta_template_id or template.meta_id,
+            rejection_reason=update.reason if update.event == "REJECTED" else None,
+            updated_at=work.svc.clock.now(),
         )
-        payload = {"template_id": str(template.id), "status": str(status), "reason": update.reason}
-        work.emit("template.status", tenant.id, **payload)
-        await work.job(tenant.id, "n8n.trigger", {"event": "template.status", **payload})
+        await uow.templates.update(updated)
+        work.events.append(
+            await announce_status(work.svc, uow, updated, update.reason, work.correlation_id)
+        )
     if applied:
         work.report.templates_updated += 1
     else:

@@ -1,23 +1,35 @@
 """Flow 3: templates are drafted here, submitted to Meta, and moved by Meta's webhooks
-(see ``inbound._apply_template_update``)."""
+(see ``inbound._apply_template_update``) or by polling Meta's list (``sync_templates``),
+which repairs what a missed webhook left behind and imports templates made elsewhere."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from msgspec.structs import replace
 
-from whatsapp_core.domain.model import Principal, Template
+from whatsapp_core.domain.model import DomainEvent, Principal, Template
+from whatsapp_core.domain.remote_templates import (
+    RemoteTemplate,
+    SkippedTemplate,
+    TemplateSyncReport,
+    components_from_meta,
+)
 from whatsapp_core.errors import InvalidInput
-from whatsapp_core.policies.access import Action
+from whatsapp_core.policies.access import Action, Role
 from whatsapp_core.policies.templates import (
     TemplateCategory,
     TemplateComponents,
+    TemplateStatus,
     edit,
+    listed_status,
+    reconcile,
     submit,
     validate_definition,
+    validate_template_name,
 )
-from whatsapp_core.ports import WhatsAppGateway
+from whatsapp_core.ports import UnitOfWork, WhatsAppGateway
 from whatsapp_core.services.authz import authorize
 from whatsapp_core.services.context import Services
 
@@ -129,3 +141,189 @@ async def list_templates(svc: Services, principal: Principal) -> list[Template]:
     authorize(principal, Action.TEMPLATE_READ)
     async with svc.uow() as uow:
         return await uow.templates.list(principal.tenant_id)
+
+
+async def announce_status(
+    svc: Services,
+    uow: UnitOfWork,
+    template: Template,
+    reason: str | None,
+    correlation_id: str | None = None,
+) -> DomainEvent:
+    """The n8n trigger (outbox, same transaction) and the real-time event (publish after
+    commit) of a template whose status Meta moved, by webhook or as found by a sync."""
+    payload = {"template_id": str(template.id), "status": str(template.status), "reason": reason}
+    await svc.enqueue(
+        uow,
+        template.tenant_id,
+        "n8n.trigger",
+        {"event": "template.status", **payload},
+        correlation_id,
+    )
+    return svc.event("template.status", template.tenant_id, **payload)
+
+
+def system_principal(tenant_id: uuid.UUID) -> Principal:
+    """Who a scheduled job acts as: no user, audited as ``system``."""
+    return Principal(tenant_id=tenant_id, role=Role.ADMIN)
+
+
+async def sync_templates(
+    svc: Services,
+    gateway: WhatsAppGateway,
+    principal: Principal,
+    *,
+    correlation_id: str | None = None,
+) -> TemplateSyncReport:
+    """Make the tenant's templates match Meta's list. Meta's status is taken even where
+    the state machine would refuse the step (the webhook that made it was missed); a
+    local DRAFT is left alone; templates made elsewhere (WhatsApp Manager) are imported
+    with their components when this inbox can send them. Meta is called before the
+    transaction opens; every change, audit row and n8n trigger commits together."""
+    authorize(principal, Action.TEMPLATE_MANAGE)
+    async with svc.uow() as uow:
+        tenant = await uow.tenants.get(principal.tenant_id)
+    listed = await gateway.list_templates(tenant)
+    async with svc.uow() as uow:
+        sync = _Sync(svc, uow, principal, correlation_id)
+        local = {(t.name, t.language): t for t in await uow.templates.list(tenant.id)}
+        for remote in listed:
+            key = (remote.name, remote.language)
+            current = local.get(key)
+            after = await (sync.add(remote) if current is None else sync.update(current, remote))
+            if after is not None:
+                local[key] = after
+        seen = {(r.name, r.language) for r in listed}
+        sync.report.missing_at_meta = sum(
+            1
+            for key, t in local.items()
+            if key not in seen and t.meta_id is not None and t.status is not TemplateStatus.DRAFT
+        )
+        await uow.commit()
+    await svc.publish_all(sync.events)
+    return sync.report
+
+
+async def sync_templates_as_system(
+    svc: Services, gateway: WhatsAppGateway, tenant_id: uuid.UUID, *, correlation_id: str | None
+) -> TemplateSyncReport:
+    """The scheduled sync (job ``template.sync``), audited as the system."""
+    return await sync_templates(
+        svc, gateway, system_principal(tenant_id), correlation_id=correlation_id
+    )
+
+
+class _Sync:
+    def __init__(
+        self, svc: Services, uow: UnitOfWork, principal: Principal, correlation_id: str | None
+    ) -> None:
+        self.svc = svc
+        self.uow = uow
+        self.principal = principal
+        self.correlation_id = correlation_id
+        self.report = TemplateSyncReport()
+        self.events: list[DomainEvent] = []
+
+    def _skip(self, remote: RemoteTemplate, reason: str) -> None:
+        self.report.skipped.append(
+            SkippedTemplate(name=remote.name, language=remote.language, reason=reason)
+        )
+
+    async def _audit(self, action: str, template: Template, **change: Any) -> None:
+        await self.svc.audit(
+            self.uow, self.principal, action, "template", template.id,
+            correlation_id=self.correlation_id, **change,
+        )  # fmt: skip
+
+    async def add(self, remote: RemoteTemplate) -> Template | None:
+        try:
+            validate_template_name(remote.name)
+            status = listed_status(remote.status)
+            category = _category(remote.category)
+            template = Template(
+                id=self.svc.ids.new_id(),
+                tenant_id=self.principal.tenant_id,
+                name=remote.name,
+                language=_language(remote.language),
+                category=category,
+                components=components_from_meta(remote),
+                status=status,
+                meta_id=remote.meta_id,
+                rejection_reason=_reason(status, remote),
+                created_at=self.svc.clock.now(),
+                updated_at=self.svc.clock.now(),
+            )
+        except InvalidInput as exc:
+            self._skip(remote, str(exc))
+            return None
+        await self.uow.templates.add(template)
+        imported = _snapshot(template) | {"name": template.name, "language": template.language}
+        await self._audit("template.import", template, after=imported)
+        self.events.append(
+            await announce_status(
+                self.svc, self.uow, template, remote.rejected_reason, self.correlation_id
+            )
+        )
+        self.report.created += 1
+        return template
+
+    async def update(self, current: Template, remote: RemoteTemplate) -> Template | None:
+        if current.status is TemplateStatus.DRAFT:
+            self.report.drafts_kept += 1
+            return None
+        try:
+            status, legal = reconcile(current.status, remote.status)
+        except InvalidInput as exc:
+            self._skip(remote, str(exc))
+            return None
+        try:
+            category = _category(remote.category)
+        except InvalidInput:
+            category = current.category  # a category Meta has retired: keep ours
+        after = replace(
+            current,
+            status=status,
+            rejection_reason=_reason(status, remote),
+            meta_id=remote.meta_id,
+            category=category,
+        )
+        if after == current:
+            self.report.unchanged += 1
+            return None
+        after = replace(after, updated_at=self.svc.clock.now())
+        await self.uow.templates.update(after)
+        change = {"repair": True} if not legal else {}
+        await self._audit(
+            "template.sync", after, before=_snapshot(current), after=_snapshot(after) | change
+        )
+        if (after.status, after.rejection_reason) != (current.status, current.rejection_reason):
+            self.events.append(
+                await announce_status(
+                    self.svc, self.uow, after, remote.rejected_reason, self.correlation_id
+                )
+            )
+        self.report.updated += 1
+        self.report.repaired += not legal
+        return after
+
+
+def _category(value: str) -> TemplateCategory:
+    try:
+        return TemplateCategory(value.upper())
+    except ValueError:
+        raise InvalidInput(
+            f"Meta listed the unknown template category {value!r}", field="category"
+        ) from None
+
+
+def _reason(status: TemplateStatus, remote: RemoteTemplate) -> str | None:
+    return remote.rejected_reason if status is TemplateStatus.REJECTED else None
+
+
+def _snapshot(template: Template) -> dict[str, Any]:
+    return {
+        "status": template.status.value,
+        "rejection_reason": template.rejection_reason,
+        "meta_id": template.meta_id,
+        "category": template.category.value,
+    }

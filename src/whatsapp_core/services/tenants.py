@@ -1,9 +1,23 @@
-"""Tenant administration use cases."""
+"""Tenant administration: creation, and an admin's settings for the WhatsApp number
+(ids, display number, and the tenant's own Meta credentials, sealed at rest)."""
 
 from __future__ import annotations
 
-from whatsapp_core.domain.tenants import Tenant, new_tenant
-from whatsapp_core.ports import IdGenerator, UnitOfWorkFactory
+import msgspec
+from msgspec.structs import replace
+
+from whatsapp_core.domain.model import Principal
+from whatsapp_core.domain.tenants import Tenant, check_meta_id, new_tenant
+from whatsapp_core.errors import InvalidInput
+from whatsapp_core.policies.access import Action
+from whatsapp_core.ports import IdGenerator, SecretBox, UnitOfWorkFactory
+from whatsapp_core.services.authz import authorize
+from whatsapp_core.services.context import Services
+
+# Names of the sealed credential fields (not secrets themselves).
+ACCESS_TOKEN = "access_token"  # noqa: S105
+APP_SECRET = "app_secret"  # noqa: S105
+_MAX_SECRET = 4096
 
 
 async def create_tenant(
@@ -28,3 +42,141 @@ async def create_tenant(
         await uow.tenants.add(tenant)
         await uow.commit()
     return tenant
+
+
+class TenantSettings(msgspec.Struct, kw_only=True):
+    """A partial update: ``None`` leaves a field as it is; an empty ``access_token`` /
+    ``app_secret`` removes the tenant's own credential (the platform's applies again)."""
+
+    name: str | None = None
+    waba_id: str | None = None
+    phone_number_id: str | None = None
+    display_phone_number: str | None = None
+    access_token: str | None = None
+    app_secret: str | None = None
+
+
+class CredentialState(msgspec.Struct, frozen=True, kw_only=True):
+    """What an admin may see of a credential: whether it is set, never its value."""
+
+    configured: bool
+    needs_rotation: bool = False
+
+
+class TenantView(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    slug: str
+    name: str
+    waba_id: str | None
+    phone_number_id: str | None
+    display_phone_number: str | None
+    access_token: CredentialState
+    app_secret: CredentialState
+
+
+def view_tenant(tenant: Tenant, box: SecretBox) -> TenantView:
+    def state(sealed: str | None) -> CredentialState:
+        if sealed is None:
+            return CredentialState(configured=False)
+        return CredentialState(configured=True, needs_rotation=box.needs_rotation(sealed))
+
+    return TenantView(
+        id=str(tenant.id), slug=tenant.slug, name=tenant.name, waba_id=tenant.waba_id,
+        phone_number_id=tenant.phone_number_id,
+        display_phone_number=tenant.display_phone_number,
+        access_token=state(tenant.access_token_sealed),
+        app_secret=state(tenant.app_secret_sealed),
+    )  # fmt: skip
+
+
+async def get_tenant_settings(svc: Services, box: SecretBox, principal: Principal) -> TenantView:
+    authorize(principal, Action.TENANT_MANAGE)
+    async with svc.uow() as uow:
+        return view_tenant(await uow.tenants.get(principal.tenant_id), box)
+
+
+def _sealed(box: SecretBox, tenant: Tenant, name: str, value: str | None) -> str | None:
+    current: str | None = getattr(tenant, f"{name}_sealed")
+    if value is None:
+        return current
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > _MAX_SECRET or any(ch.isspace() for ch in value):
+        raise InvalidInput(
+            f"{name} must be one line of at most {_MAX_SECRET} characters", field=name
+        )
+    return box.seal(value, context=tenant.secret_context(name))
+
+
+async def update_tenant_settings(
+    svc: Services, box: SecretBox, principal: Principal, changes: TenantSettings
+) -> TenantView:
+    """Admins only. Credentials are sealed before they reach the unit of work; the audit
+    entry names which changed, never their values."""
+    authorize(principal, Action.TENANT_MANAGE)
+    check_meta_id("waba_id", changes.waba_id)
+    check_meta_id("phone_number_id", changes.phone_number_id)
+    if changes.name is not None and not changes.name.strip():
+        raise InvalidInput("name must not be empty", field="name")
+    async with svc.uow() as uow:
+        before = await uow.tenants.get(principal.tenant_id)
+        after = replace(
+            before,
+            name=changes.name.strip() if changes.name is not None else before.name,
+            waba_id=changes.waba_id if changes.waba_id is not None else before.waba_id,
+            phone_number_id=(
+                changes.phone_number_id
+                if changes.phone_number_id is not None
+                else before.phone_number_id
+            ),
+            display_phone_number=(
+                changes.display_phone_number
+                if changes.display_phone_number is not None
+                else before.display_phone_number
+            ),
+            access_token_sealed=_sealed(box, before, ACCESS_TOKEN, changes.access_token),
+            app_secret_sealed=_sealed(box, before, APP_SECRET, changes.app_secret),
+        )
+        await uow.tenants.update(after)
+        await svc.audit(
+            uow, principal, "tenant.update", "tenant", before.id,
+            before=_public(before), after=_public(after),
+        )  # fmt: skip
+        await uow.commit()
+    return view_tenant(after, box)
+
+
+def _public(t: Tenant) -> dict[str, object]:
+    return {
+        "name": t.name, "waba_id": t.waba_id, "phone_number_id": t.phone_number_id,
+        "display_phone_number": t.display_phone_number,
+        "access_token": t.access_token_sealed is not None,
+        "app_secret": t.app_secret_sealed is not None,
+    }  # fmt: skip
+
+
+def open_credential(box: SecretBox, tenant: Tenant, name: str) -> str | None:
+    """The tenant's own credential in clear, for an adapter about to use it."""
+    sealed: str | None = getattr(tenant, f"{name}_sealed")
+    return None if sealed is None else box.open(sealed, context=tenant.secret_context(name))
+
+
+async def reseal_credentials(uow_factory: UnitOfWorkFactory, box: SecretBox) -> int:
+    """After a key rotation: re-seal every credential sealed with an older key under the
+    active one. Returns how many tenants changed."""
+    changed = 0
+    async with uow_factory() as uow:
+        for tenant in await uow.tenants.list():
+            fresh = {
+                f"{name}_sealed": box.seal(value, context=tenant.secret_context(name))
+                for name in (ACCESS_TOKEN, APP_SECRET)
+                if (sealed := getattr(tenant, f"{name}_sealed")) is not None
+                and box.needs_rotation(sealed)
+                and (value := open_credential(box, tenant, name)) is not None
+            }
+            if fresh:
+                await uow.tenants.update(replace(tenant, **fresh))
+                changed += 1
+        await uow.commit()
+    return changed

@@ -147,7 +147,7 @@ async def test_every_event_type_gets_a_versioned_payload_from_the_stored_entitie
         await uow.commit()
     await ingest_webhook(h.svc, h.batch(h.text("Where is my order #123?")))
     (c,) = h.uow.db.state.conversations.values()
-    agent = h.as_(Role.AGENT)
+    agent = await h.member(Role.AGENT)
     await conv.assign(h.svc, agent, c.id, agent.user_id)
     await conv.resolve(h.svc, agent, c.id)
     update = TemplateUpdate(

@@ -27,3 +27,24 @@ def test_over_the_tenant_limit_is_refused() -> None:
     with pytest.raises(RateLimited) as info:
         check_quota(LIMITS, user_count=1, tenant_count=1001, resets_in=9)
     assert info.value.limit == 1000
+
+
+@given(st.integers(0, 200), st.integers(0, 200), st.integers(1, 900))
+def test_sign_in_is_refused_exactly_over_either_limit(
+    account: int, client: int, resets_in: int
+) -> None:
+    from whatsapp_core.policies.quota import LoginLimits, check_login_attempts
+
+    limits = LoginLimits(per_account=10, per_client=50)
+
+    def attempt() -> None:
+        check_login_attempts(
+            limits, account_count=account, client_count=client, resets_in=resets_in
+        )
+
+    if account > limits.per_account or client > limits.per_client:
+        with pytest.raises(RateLimited, match="try again in") as refused:
+            attempt()
+        assert refused.value.retry_after == resets_in
+    else:
+        attempt()

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from adapters.memory.basics import FrozenClock, UuidGenerator
 from adapters.memory.gateway import MemoryEventPublisher, MemoryWhatsAppGateway
 from adapters.memory.uow import MemoryUnitOfWorkFactory
+from whatsapp_core.domain.accounts import User
 from whatsapp_core.domain.identity import CustomerIdentity
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.domain.tenants import Tenant, new_tenant
@@ -66,6 +67,20 @@ class Harness:
             await uow.commit()
         self.tenant = self.tenant or tenant
         return tenant
+
+    async def member(self, role: Role, tenant: Tenant | None = None) -> Principal:
+        """A stored user of the tenant (assignable), acting with ``role``."""
+        principal = self.as_(role, tenant)
+        assert principal.user_id is not None
+        user = User(
+            id=principal.user_id, tenant_id=principal.tenant_id,
+            email=f"{role.value}.{principal.user_id.hex[:8]}@example.test", name=role.value,
+            role=role, password_hash="unusable", created_at=self.clock.now(),
+        )  # fmt: skip
+        async with self.uow() as uow:
+            await uow.users.add(user)
+            await uow.commit()
+        return principal
 
     def as_(self, role: Role, tenant: Tenant | None = None) -> Principal:
         return Principal(tenant_id=(tenant or self.t).id, role=role, user_id=uuid.uuid4())

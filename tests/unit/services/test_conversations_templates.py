@@ -32,17 +32,28 @@ async def conversation_id(h: Harness) -> uuid.UUID:
 
 async def test_an_agent_assigns_to_self_but_not_to_others(h: Harness) -> None:
     cid = await conversation_id(h)
-    agent = h.as_(Role.AGENT)
+    agent = await h.member(Role.AGENT)
     assigned = await conv.assign(h.svc, agent, cid, agent.user_id)
     assert assigned.assignee_id == agent.user_id
+    other = (await h.member(Role.AGENT)).user_id
     with pytest.raises(Forbidden):
-        await conv.assign(h.svc, agent, cid, uuid.uuid4())
+        await conv.assign(h.svc, agent, cid, other)
     manager = h.as_(Role.MANAGER)
-    other = uuid.uuid4()
     assert (await conv.assign(h.svc, manager, cid, other)).assignee_id == other
     actions = sorted(e.action for e in h.uow.db.state.audit.values())
     assert actions == ["conversation.assign", "conversation.assign"]
     assert h.events.kinds().count("conversation.assigned") == 2
+
+
+async def test_only_a_teammate_can_be_the_assignee(h: Harness) -> None:
+    cid = await conversation_id(h)
+    manager = h.as_(Role.MANAGER)
+    stranger = await h.member(Role.AGENT, await h.add_tenant("globex", "999999999"))
+    for nobody in (uuid.uuid4(), stranger.user_id):
+        with pytest.raises(NotFound, match="no such user in your team"):
+            await conv.assign(h.svc, manager, cid, nobody)
+    assert not h.uow.db.state.audit
+    assert (await conv.assign(h.svc, manager, cid, None)).assignee_id is None
 
 
 async def test_resolve_and_reopen_are_audited_and_refuse_repeats(h: Harness) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
+from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, Router, get, post
@@ -26,6 +29,13 @@ from adapters.meta.simulator.wire import (
 from whatsapp_core.policies.template_content import placeholders
 
 CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
+# What `fields=` may name on the template list; Meta's default page size and cap.
+TEMPLATE_FIELDS = frozenset(
+    {"id", "name", "language", "status", "category", "components", "rejected_reason",
+     "quality_score"}
+)  # fmt: skip
+DEFAULT_PAGE = 25
+MAX_PAGE = 1000
 LOOKASIDE = "/lookaside/whatsapp_business/attachments"
 _NO_OBJECT = (
     "Unsupported {verb} request. Object with ID '{id}' does not exist, cannot be loaded due "
@@ -83,7 +93,8 @@ def _template_problem(create: TemplateCreate) -> str | None:
     return None
 
 
-def _template_json(template: SimTemplate) -> dict[str, Any]:
+def _template_json(template: SimTemplate, fields: list[str] | None = None) -> dict[str, Any]:
+    """Meta's default fields, or exactly ``fields`` (and the id) when they are asked for."""
     item: dict[str, Any] = {
         "id": template.id,
         "name": template.name,
@@ -92,9 +103,38 @@ def _template_json(template: SimTemplate) -> dict[str, Any]:
         "category": template.category,
         "components": template.components,
     }
-    if template.reason:
-        item["rejected_reason"] = template.reason
-    return item
+    if fields is None:
+        if template.reason:
+            item["rejected_reason"] = template.reason
+        return item
+    item["rejected_reason"] = template.reason or "NONE"
+    item["quality_score"] = {"score": "UNKNOWN"}  # Meta's score before customers react
+    return {key: item[key] for key in dict.fromkeys(["id", *fields])}
+
+
+def _cursor(template_id: str) -> str:
+    return base64.urlsafe_b64encode(template_id.encode()).decode().rstrip("=")
+
+
+def _page_request(query: Mapping[str, str]) -> tuple[int, str | None, list[str] | None] | str:
+    """(limit, id after which the page starts, fields), or why Meta would refuse them."""
+    raw_limit = query.get("limit", str(DEFAULT_PAGE))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        return f"limit must be a whole number from 1 to {MAX_PAGE}"
+    after: str | None = None
+    if query.get("after"):
+        cursor = query["after"]
+        try:
+            after = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            return f"Invalid cursor: {cursor}"
+    fields = [f.strip() for f in query.get("fields", "").split(",") if f.strip()] or None
+    if fields is None and "fields" in query:
+        return "fields must name at least one field"
+    unknown = [f for f in fields or () if f not in TEMPLATE_FIELDS]
+    if unknown:
+        return f"Tried accessing nonexisting field ({unknown[0]})"
+    return int(raw_limit), after, fields
 
 
 def graph_api_router(sim: Simulator) -> Router:
@@ -170,11 +210,36 @@ def graph_api_router(sim: Simulator) -> Router:
     async def list_templates(
         version: FromPath[str], waba_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
-        refused = _guard(sim, request, version)
+        refused = _guard(sim, request, version) or _injected_failure(sim)
         if refused is not None:
             return refused
-        data = [_template_json(t) for t in state.templates.values() if t.waba_id == waba_id]
-        return json_response({"data": data, "paging": {"cursors": {"before": "", "after": ""}}})
+        if not NUMERIC_ID.fullmatch(waba_id):
+            return _no_object("get", waba_id)
+        page = _page_request(request.query_params)
+        if isinstance(page, str):
+            return meta_error(100, page)
+        limit, after, fields = page
+        ours = [t for t in state.templates.values() if t.waba_id == waba_id]
+        start = 0
+        if after is not None:
+            ids = [t.id for t in ours]
+            if after not in ids:
+                return meta_error(100, f"Invalid cursor: {request.query_params['after']}")
+            start = ids.index(after) + 1
+        chosen = ours[start : start + limit]
+        answer: dict[str, Any] = {"data": [_template_json(t, fields) for t in chosen]}
+        if chosen:
+            cursors = {"before": _cursor(chosen[0].id), "after": _cursor(chosen[-1].id)}
+            answer["paging"] = {"cursors": cursors}
+            if start + limit < len(ours):  # like Meta: no `next` on the last page
+                base = (state.settings.public_base_url or str(request.base_url)).rstrip("/")
+                query = {"limit": str(limit), "after": cursors["after"]}
+                if fields is not None:
+                    query["fields"] = ",".join(fields)
+                answer["paging"]["next"] = (
+                    f"{base}/{version}/{waba_id}/message_templates?{urlencode(query)}"
+                )
+        return json_response(answer)
 
     @get("/{version:str}/{media_id:str}")
     async def media_info(
