@@ -54,7 +54,7 @@ async def test_api_keys_by_prefix_and_revocation(uow_factory: UnitOfWorkFactory)
     acme = await tenant(uow_factory)
     key = ApiKey(
         id=uuid.uuid4(), tenant_id=acme.id, name="n8n", prefix="a1b2c3", secret_hash="x" * 64,
-        created_at=T0,
+        scopes=("message.send_text_api", "template.read"), created_at=T0,
     )  # fmt: skip
     async with uow_factory() as uow:
         await uow.api_keys.add(key)

@@ -97,3 +97,46 @@ async def test_a_tenant_is_updated_in_place_and_keeps_numbers_unique(
         assert await uow.tenants.by_phone_number_id("400500600") == beta
         with pytest.raises(NotFound):
             await uow.tenants.update(tenant("ghost"))
+
+
+@pytest.mark.parametrize("server", ["embedded_pg", "machine_pg"])
+async def test_a_connection_lost_mid_transaction_keeps_nothing_and_says_so(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    import asyncpg
+    import sqlalchemy as sa
+
+    from adapters.postgres.engine import create_engine
+    from adapters.postgres.uow import SqlaUnitOfWorkFactory
+    from tests.support.databases import fresh_database
+    from whatsapp_core.errors import UpstreamUnavailable
+
+    async with fresh_database(request.getfixturevalue(server)) as url:
+        engine = create_engine(url, pool_size=2)
+        uow_factory = SqlaUnitOfWorkFactory(engine)
+        try:
+            lost = tenant("lost", "700800900")
+
+            async def lose_the_connection_midway() -> None:
+                async with uow_factory() as uow:
+                    await uow.tenants.add(lost)
+                    conn = uow._conn  # type: ignore[attr-defined]
+                    pid = (await conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar()
+                    admin = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+                    try:  # the server goes away under the open transaction
+                        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+                    finally:
+                        await admin.close()
+                    await uow.tenants.add(tenant("after", "100100100"))
+                    await uow.commit()
+
+            with pytest.raises(UpstreamUnavailable):
+                await lose_the_connection_midway()
+            async with uow_factory() as uow:  # the pool recovers; nothing was kept
+                assert await uow.tenants.list() == []
+                await uow.tenants.add(lost)
+                await uow.commit()
+            async with uow_factory() as uow:
+                assert [t.slug for t in await uow.tenants.list()] == ["lost"]
+        finally:
+            await engine.dispose()

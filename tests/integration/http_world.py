@@ -36,6 +36,7 @@ from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.support.databases import TEMPLATE, run_sync
 from whatsapp_core.automation import DeliveryResult, WebhookJob
+from whatsapp_core.policies.access import API_KEY_ACTIONS
 from whatsapp_core.policies.quota import LoginLimits, QuotaLimits
 from whatsapp_core.services.automation import deliver_event
 from whatsapp_core.services.media import fetch_inbound_media
@@ -346,7 +347,10 @@ class World:
         return template
 
     def new_api_key(self) -> dict[str, Any]:
-        return self.created("POST", "/api/api-keys", {"name": f"n8n {self.tag}"})
+        # Every scope a key can hold, so the RBAC table tests the matrix; the scope
+        # refusals themselves are tested on their own.
+        scopes = sorted(a.value for a in API_KEY_ACTIONS)
+        return self.created("POST", "/api/api-keys", {"name": f"n8n {self.tag}", "scopes": scopes})
 
     def invitation(self) -> dict[str, Any]:
         return self.created(

@@ -211,6 +211,17 @@ def assign_mine_to_their_user(a: World, b: World) -> Target:
     )
 
 
+def send_text_to_their_conversation(a: World, b: World) -> Target:
+    """Free-form text into A's conversation, whose window is open (a body id)."""
+    theirs = a.customer_says().id
+    return Target(
+        "/api/messages/send-text",
+        theirs,
+        conversation_view(a, theirs),
+        {"text": "hello from another tenant", "conversation_id": ID},
+    )
+
+
 def send_template_to_their_conversation(a: World, b: World) -> Target:
     """B's own approved template, sent into A's conversation (a body id)."""
     mine = b.approved_template()
@@ -260,6 +271,8 @@ ATTACKS: tuple[Attack, ...] = (
     # ids in the body
     Attack("POST", f"{CONV}/assign", assign_mine_to_their_user, "assignee_id"),
     Attack("POST", "/api/messages/send-template", send_template_to_their_conversation,
+           "conversation_id"),
+    Attack("POST", "/api/messages/send-text", send_text_to_their_conversation,
            "conversation_id"),
 )  # fmt: skip
 
@@ -318,6 +331,7 @@ def test_every_id_taking_route_is_attacked(http: Http) -> None:
         ("/api/contacts/{contact_id:uuid}/merge", "other_id"),
         (f"{CONV}/assign", "assignee_id"),
         ("/api/messages/send-template", "conversation_id"),
+        ("/api/messages/send-text", "conversation_id"),
     } <= body_ids
 
 

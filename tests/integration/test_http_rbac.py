@@ -230,6 +230,9 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/api/templates/sync", Action.TEMPLATE_MANAGE, 200, fixed("/api/templates/sync")),
     Row("POST", "/api/messages/send-template", Action.TEMPLATE_SEND, 202, send_template,
         key_action=Action.MESSAGE_SEND_TEMPLATE_API),
+    Row("POST", "/api/messages/send-text", Action.MESSAGE_SEND_TEXT_API, 202,
+        lambda w, who: Call("/api/messages/send-text", {"conversation_id": _c(w), "text": "hi"}),
+        key_action=Action.MESSAGE_SEND_TEXT_API),
     # contacts
     Row("GET", "/api/contacts", Action.CONTACT_READ, 200, fixed("/api/contacts")),
     Row("POST", "/api/contacts", Action.CONTACT_WRITE, 201, new_contact),

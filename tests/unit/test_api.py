@@ -388,6 +388,37 @@ def test_invite_accept_and_sign_in_over_http(client: TestClient) -> None:  # typ
     )
 
 
+def test_an_api_key_with_the_text_scope_replies_inside_the_window(client: TestClient) -> None:  # type: ignore[type-arg]
+    admin = register(client)
+    inbound(client)
+    made = client.post(
+        "/api/api-keys", headers=bearer(admin),
+        json={"name": "n8n text", "scopes": ["message.send_text_api"]},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert made.json()["scopes"] == ["message.send_text_api"]
+    key = {"X-API-Key": made.json()["token"], "Idempotency-Key": "order-42-reply"}
+    body = {"text": "Your order ships today", "to": {"phone": ANA_PHONE}}
+    first = client.post("/api/messages/send-text", headers=key, json=body)
+    assert first.status_code == 202, first.text
+    again = client.post("/api/messages/send-text", headers=key, json=body)
+    assert again.json()["id"] == first.json()["id"]  # a replay sends nothing new
+    stranger = {"text": "hi", "to": {"phone": "5511900000000"}}
+    closed = client.post("/api/messages/send-text", headers={"X-API-Key": key["X-API-Key"]},
+                         json=stranger)  # fmt: skip
+    assert closed.status_code == 409
+    assert closed.json()["code"] == "window_closed"
+    default = client.post("/api/api-keys", headers=bearer(admin), json={"name": "templates"})
+    assert default.json()["scopes"] == ["message.send_template_api", "template.read"]
+    refused = client.post(
+        "/api/messages/send-text", headers={"X-API-Key": default.json()["token"]}, json=body
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "missing_scope"
+    bad = client.post("/api/api-keys", headers=bearer(admin), json={"name": "x", "scopes": ["*"]})
+    assert bad.status_code == 422
+
+
 def test_rate_limit_is_429_with_retry_after(client: TestClient) -> None:  # type: ignore[type-arg]
     from whatsapp_core.policies.quota import QuotaLimits
 

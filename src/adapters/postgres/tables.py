@@ -263,6 +263,7 @@ api_keys = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("prefix", sa.Text, nullable=False, unique=True),
     sa.Column("secret_hash", sa.Text, nullable=False),
+    sa.Column("scopes", ARRAY(sa.Text), nullable=False),
     _at("created_at"),
     _at("revoked_at", nullable=True),
     _at("last_used_at", nullable=True),

@@ -16,7 +16,9 @@ from entrypoints.http.schemas import (
     AuditOut,
     ButtonIn,
     MessageOut,
+    RecipientIn,
     SendTemplateIn,
+    SendTextIn,
     TemplateEditIn,
     TemplateIn,
     TemplateOut,
@@ -29,7 +31,18 @@ from whatsapp_core.domain.remote_templates import TemplateSyncReport
 from whatsapp_core.errors import InvalidInput, UpstreamUnavailable
 from whatsapp_core.policies.templates import TemplateButton, TemplateComponents
 from whatsapp_core.services import accounts, automation, templates
-from whatsapp_core.services.outbound import send_template
+from whatsapp_core.services.outbound import send_template, send_text
+
+
+def _recipient(to: RecipientIn | None) -> CustomerIdentity | None:
+    if to is None:
+        return None
+    if not to.phone and not to.bsuid:
+        raise InvalidInput("to needs a phone or a bsuid", field="to")
+    return CustomerIdentity(
+        wa_id=normalize_phone(to.phone) if to.phone else None,
+        bsuid=validate_bsuid(to.bsuid, "to.bsuid") if to.bsuid else None,
+    )
 
 
 def _components(
@@ -154,7 +167,9 @@ class AdminController(Controller):
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
     ) -> ApiKeyOut:
-        key, token = await accounts.create_api_key(runtime.services, principal, data.name)
+        key, token = await accounts.create_api_key(
+            runtime.services, principal, data.name, data.scopes
+        )
         return ApiKeyOut.of(key, token)
 
     @delete("/api-keys/{key_id:uuid}", status_code=200)
@@ -203,19 +218,42 @@ class AdminController(Controller):
         runtime: NamedDependency[Runtime],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> MessageOut:
-        to = None
-        if data.to is not None:
-            if not data.to.phone and not data.to.bsuid:
-                raise InvalidInput("to needs a phone or a bsuid", field="to")
-            to = CustomerIdentity(
-                wa_id=normalize_phone(data.to.phone) if data.to.phone else None,
-                bsuid=validate_bsuid(data.to.bsuid, "to.bsuid") if data.to.bsuid else None,
-            )
+        to = _recipient(data.to)
 
         async def send() -> Message:
             return await send_template(
                 runtime.services, principal, name=data.name, language=data.language,
                 body_params=data.body_params, header_params=data.header_params,
+                conversation_id=data.conversation_id, to=to,
+            )  # fmt: skip
+
+        if idempotency_key is None:
+            return MessageOut.of(await send())
+        message, _ = await automation.send_once(
+            runtime.services, principal, idempotency_key, data, send
+        )
+        return MessageOut.of(message)
+
+    @post(
+        "/messages/send-text",
+        status_code=202,
+        summary="Send free-form text inside the 24 h window (API key scope message.send_text_api)",
+        description="To a conversation or a customer by phone/BSUID who wrote in the last "
+        "24 hours; otherwise 409 window_closed (send a template instead). Idempotency-Key "
+        "works as for send-template.",
+    )
+    async def send_text(
+        self,
+        data: JSONBody[SendTextIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
+    ) -> MessageOut:
+        to = _recipient(data.to)
+
+        async def send() -> Message:
+            return await send_text(
+                runtime.services, principal, data.text,
                 conversation_id=data.conversation_id, to=to,
             )  # fmt: skip
 

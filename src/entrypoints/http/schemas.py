@@ -71,12 +71,16 @@ class PasswordIn(msgspec.Struct, kw_only=True):
 
 class ApiKeyIn(msgspec.Struct, kw_only=True):
     name: str
+    # Action values: message.send_template_api, message.send_text_api, template.read.
+    # Left out: templates only (send + read).
+    scopes: list[str] | None = None
 
 
 class ApiKeyOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     name: str
     prefix: str
+    scopes: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None = None
     token: str | None = None  # only in the answer that creates it
@@ -87,6 +91,7 @@ class ApiKeyOut(msgspec.Struct, kw_only=True):
             id=key.id,
             name=key.name,
             prefix=key.prefix,
+            scopes=key.scopes,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
             token=token,
@@ -281,6 +286,12 @@ class SendTemplateIn(msgspec.Struct, kw_only=True):
     conversation_id: uuid.UUID | None = None
     body_params: list[str] | dict[str, str] = []
     header_params: list[str] = []
+
+
+class SendTextIn(msgspec.Struct, kw_only=True):
+    text: str
+    to: RecipientIn | None = None
+    conversation_id: uuid.UUID | None = None
 
 
 class AuditOut(msgspec.Struct, kw_only=True):

@@ -34,6 +34,7 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     prefix: str  # the first characters, to recognise a key in lists and logs
     secret_hash: str
+    scopes: tuple[str, ...]  # Action values from policies.access.API_KEY_ACTIONS
     created_at: datetime
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None

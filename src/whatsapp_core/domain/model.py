@@ -21,6 +21,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    scopes: tuple[str, ...] = ()  # an API key's grants (Action values); users have none
 
     @property
     def actor(self) -> str:

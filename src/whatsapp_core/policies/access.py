@@ -9,10 +9,10 @@ templates, nothing about the team or the platform.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from whatsapp_core.errors import Forbidden
+from whatsapp_core.errors import Forbidden, InvalidInput
 
 
 class Role(enum.StrEnum):
@@ -58,6 +58,7 @@ class Action(enum.StrEnum):
     JOB_READ = "job.read"
     JOB_MANAGE = "job.manage"
     MESSAGE_SEND_TEMPLATE_API = "message.send_template_api"
+    MESSAGE_SEND_TEXT_API = "message.send_text_api"
 
 
 # Listed by hand rather than derived from the ".read" suffix, so that a new action
@@ -83,6 +84,7 @@ MUTATIONS: frozenset[Action] = frozenset(
         Action.AI_MANAGE,
         Action.JOB_MANAGE,
         Action.MESSAGE_SEND_TEMPLATE_API,
+        Action.MESSAGE_SEND_TEXT_API,
     }
 )
 
@@ -117,9 +119,32 @@ PERMISSIONS: Mapping[Role, frozenset[Action]] = MappingProxyType(
 )
 
 API_KEY_ACTIONS: frozenset[Action] = frozenset(
-    {Action.MESSAGE_SEND_TEMPLATE_API, Action.TEMPLATE_READ}
+    {Action.MESSAGE_SEND_TEMPLATE_API, Action.MESSAGE_SEND_TEXT_API, Action.TEMPLATE_READ}
 )
-"""What a tenant API key (n8n and other automations) may do; keys carry no role."""
+"""What a tenant API key (n8n and other automations) may be granted; keys carry no
+role, only the scopes chosen when the key was made (a subset of these)."""
+
+DEFAULT_KEY_SCOPES: tuple[str, ...] = (
+    Action.MESSAGE_SEND_TEMPLATE_API.value,
+    Action.TEMPLATE_READ.value,
+)
+"""A key made without naming scopes: templates only. Free-form text is opt-in."""
+
+
+def parse_scopes(scopes: Iterable[str] | None) -> tuple[str, ...]:
+    """Validated, sorted, de-duplicated scopes for a new key (``None``: the default)."""
+    if scopes is None:
+        return DEFAULT_KEY_SCOPES
+    allowed = {a.value for a in API_KEY_ACTIONS}
+    chosen = sorted({s.strip() for s in scopes})
+    unknown = [s for s in chosen if s not in allowed]
+    if unknown or not chosen:
+        raise InvalidInput(
+            f"scopes must be some of {', '.join(sorted(allowed))}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
+            field="scopes",
+        )
+    return tuple(chosen)
 
 
 def can(role: Role, action: Action) -> bool:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 
 from msgspec.structs import replace
 
@@ -19,7 +20,7 @@ from whatsapp_core.domain.accounts import (
 from whatsapp_core.domain.model import AuditEntry, Principal
 from whatsapp_core.domain.tenants import Tenant, new_tenant
 from whatsapp_core.errors import InvalidInput, Unauthenticated
-from whatsapp_core.policies.access import Action, Role
+from whatsapp_core.policies.access import Action, Role, parse_scopes
 from whatsapp_core.ports import PasswordHasher
 from whatsapp_core.services.authz import authorize
 from whatsapp_core.services.context import Services
@@ -157,11 +158,15 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_api_key(svc: Services, principal: Principal, name: str) -> tuple[ApiKey, str]:
-    """Return the key and its token; the token is shown once and never stored."""
+async def create_api_key(
+    svc: Services, principal: Principal, name: str, scopes: Sequence[str] | None = None
+) -> tuple[ApiKey, str]:
+    """Return the key and its token; the token is shown once and never stored.
+    ``scopes`` default to sending and reading templates."""
     authorize(principal, Action.APIKEY_MANAGE)
     if not name.strip():
         raise InvalidInput("give the key a name (e.g. n8n production)", field="name")
+    granted = parse_scopes(scopes)
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     key = ApiKey(
         id=svc.ids.new_id(),
@@ -169,13 +174,15 @@ async def create_api_key(svc: Services, principal: Principal, name: str) -> tupl
         name=name.strip(),
         prefix=prefix,
         secret_hash=_digest(secret),
+        scopes=granted,
         created_at=svc.clock.now(),
     )
     async with svc.uow() as uow:
         await uow.api_keys.add(key)
         await svc.audit(
-            uow, principal, "apikey.create", "api_key", key.id, after={"name": key.name}
-        )
+            uow, principal, "apikey.create", "api_key", key.id,
+            after={"name": key.name, "scopes": list(key.scopes)},
+        )  # fmt: skip
         await uow.commit()
     return key, f"{_KEY_PREFIX}_{prefix}_{secret}"
 
@@ -203,7 +210,7 @@ async def authenticate_api_key(svc: Services, token: str) -> Principal:
         or not hmac.compare_digest(key.secret_hash, _digest(parts[2]))
     ):
         raise Unauthenticated("unknown or revoked API key")
-    return Principal(tenant_id=key.tenant_id, role=Role.AGENT, api_key_id=key.id)
+    return Principal(tenant_id=key.tenant_id, role=Role.AGENT, api_key_id=key.id, scopes=key.scopes)
 
 
 async def add_note(

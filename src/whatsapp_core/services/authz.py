@@ -16,3 +16,9 @@ def authorize(principal: Principal, action: Action) -> None:
             code="forbidden",
             action=action.value,
         )
+    elif action.value not in principal.scopes:
+        raise Forbidden(
+            f"this API key lacks the scope {action.value}; an admin can make a key with it",
+            code="missing_scope",
+            action=action.value,
+        )

@@ -60,6 +60,52 @@ async def send_reply(
     return message
 
 
+async def send_text(
+    svc: Services,
+    principal: Principal,
+    text: str,
+    *,
+    conversation_id: uuid.UUID | None = None,
+    to: CustomerIdentity | None = None,
+    correlation_id: str | None = None,
+) -> Message:
+    """Automation's free-form text (an API key with the send-text scope), to a
+    conversation or to a customer by phone/BSUID: only inside the 24 h window, which
+    only a customer who wrote to us has (nobody new is created for it)."""
+    authorize(principal, Action.MESSAGE_SEND_TEXT_API)
+    if (conversation_id is None) == (to is None):
+        raise InvalidInput("give either a conversation or a recipient", field="to")
+    validate_text(text)
+    async with svc.uow() as uow:
+        if conversation_id is not None:
+            conversation = await uow.conversations.get(principal.tenant_id, conversation_id)
+        else:
+            assert to is not None
+            found = await _existing_conversation(uow, principal, to)
+            if found is None:
+                require_free_form_allowed(None, svc.clock.now())  # raises: never wrote
+            assert found is not None
+            conversation = found
+        require_free_form_allowed(conversation.last_inbound_at, svc.clock.now())
+        message = _outbound(svc, principal, conversation, type="text", text=text)
+        events = await _queue(svc, uow, principal, conversation, message, correlation_id)
+        await uow.commit()
+    await svc.publish_all(events)
+    return message
+
+
+async def _existing_conversation(
+    uow: UnitOfWork, principal: Principal, to: CustomerIdentity
+) -> Conversation | None:
+    tenant_id = principal.tenant_id
+    contact = (await uow.contacts.by_bsuid(tenant_id, to.bsuid) if to.bsuid else None) or (
+        await uow.contacts.by_wa_id(tenant_id, to.wa_id) if to.wa_id else None
+    )
+    if contact is None:
+        return None
+    return await uow.conversations.for_contact(tenant_id, contact.id)
+
+
 async def send_template(
     svc: Services,
     principal: Principal,
