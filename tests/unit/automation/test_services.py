@@ -60,7 +60,7 @@ async def test_only_admins_manage_webhooks_and_the_secret_is_shown_once(h: Harne
     for role in (Role.VIEWER, Role.AGENT, Role.MANAGER):
         with pytest.raises(Forbidden):
             await subscribe_as(h, h.as_(role))
-    api_key = Principal(tenant_id=h.t.id, role=Role.AGENT, api_key_id=uuid.uuid4())
+    api_key = h.as_key()
     with pytest.raises(Forbidden, match="API keys may not"):
         await subscribe_as(h, api_key)
 
@@ -313,7 +313,7 @@ async def test_the_same_idempotency_key_returns_the_same_message_and_sends_once(
     h: Harness,
 ) -> None:
     await approved_template(h)
-    key = Principal(tenant_id=h.t.id, role=Role.AGENT, api_key_id=uuid.uuid4())
+    key = h.as_key()
     request = {"name": "order_status", "to": "5511988887777", "params": ["Ana", "A-1"]}
 
     async def send() -> object:
@@ -334,7 +334,7 @@ async def test_the_same_idempotency_key_returns_the_same_message_and_sends_once(
         await auto.send_once(h.svc, key, "evt-1", {**request, "params": ["Bo", "B-2"]}, send)  # type: ignore[arg-type]
     assert caught.value.code == "idempotency_key_reused"
     # Keys are per caller: another API key may use the same key for its own request.
-    other = Principal(tenant_id=h.t.id, role=Role.AGENT, api_key_id=uuid.uuid4())
+    other = h.as_key()
     third, replayed = await auto.send_once(h.svc, other, "evt-1", request, send)  # type: ignore[arg-type]
     assert third.id != first.id
     assert not replayed
@@ -343,7 +343,7 @@ async def test_the_same_idempotency_key_returns_the_same_message_and_sends_once(
 async def test_a_failed_request_frees_its_key_and_a_stale_claim_is_taken_over(
     h: Harness,
 ) -> None:
-    key = Principal(tenant_id=h.t.id, role=Role.AGENT, api_key_id=uuid.uuid4())
+    key = h.as_key()
     calls = 0
 
     async def failing() -> object:

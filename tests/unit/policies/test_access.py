@@ -149,7 +149,7 @@ def test_an_agent_cannot_assign_a_conversation_to_someone_else() -> None:
     assert "manager" in info.value.message
 
 
-def test_api_keys_can_send_templates_but_not_manage_anything() -> None:
+def test_api_keys_can_send_messages_but_not_manage_anything() -> None:
     assert Action.MESSAGE_SEND_TEMPLATE_API in API_KEY_ACTIONS
     mutations_by_key = API_KEY_ACTIONS & MUTATIONS
-    assert mutations_by_key == {Action.MESSAGE_SEND_TEMPLATE_API}
+    assert mutations_by_key == {Action.MESSAGE_SEND_TEMPLATE_API, Action.MESSAGE_SEND_TEXT_API}

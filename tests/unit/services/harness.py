@@ -21,7 +21,7 @@ from whatsapp_core.domain.webhook import (
     TemplateUpdate,
     WebhookBatch,
 )
-from whatsapp_core.policies.access import Role
+from whatsapp_core.policies.access import DEFAULT_KEY_SCOPES, Role
 from whatsapp_core.services.context import Services
 
 PHONE_NUMBER_ID = "106540352242922"
@@ -81,6 +81,13 @@ class Harness:
             await uow.users.add(user)
             await uow.commit()
         return principal
+
+    def as_key(self, tenant: Tenant | None = None) -> Principal:
+        """A tenant API key with the default scopes (send and read templates)."""
+        return Principal(
+            tenant_id=(tenant or self.t).id, role=Role.AGENT, api_key_id=uuid.uuid4(),
+            scopes=DEFAULT_KEY_SCOPES,
+        )  # fmt: skip
 
     def as_(self, role: Role, tenant: Tenant | None = None) -> Principal:
         return Principal(tenant_id=(tenant or self.t).id, role=role, user_id=uuid.uuid4())

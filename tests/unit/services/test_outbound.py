@@ -10,7 +10,7 @@ from msgspec.structs import replace
 
 from tests.unit.services.harness import ANA_PHONE, Harness
 from whatsapp_core.domain.identity import CustomerIdentity
-from whatsapp_core.domain.model import Message, Principal
+from whatsapp_core.domain.model import Message
 from whatsapp_core.errors import DeliveryError, Forbidden, InvalidInput, NotFound, PolicyViolation
 from whatsapp_core.policies.access import Role
 from whatsapp_core.policies.status import MessageStatus
@@ -174,7 +174,7 @@ async def test_an_approved_template_can_be_sent_outside_the_window(h: Harness) -
 
 async def test_an_api_key_sends_a_template_to_a_new_phone(h: Harness) -> None:
     await approved_template(h)
-    key = Principal(tenant_id=h.t.id, role=Role.AGENT, api_key_id=uuid.uuid4())
+    key = h.as_key()
     queued = await send_template(
         h.svc, key, name="order_update", language="en", body_params=["Bo", "#7"],
         to=CustomerIdentity(wa_id="4915112345678"),
