@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/services.sh
 export PYTHONDONTWRITEBYTECODE=1
-echo "== ruff";          .venv/bin/ruff check src tests bench
+echo "== ruff";          .venv/bin/ruff check src tests bench examples
 echo "== mypy";          .venv/bin/mypy
 echo "== import-linter"; .venv/bin/lint-imports
 echo "== pytest"
