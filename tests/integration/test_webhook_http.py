@@ -129,3 +129,45 @@ async def test_ten_concurrent_redeliveries_make_no_duplicates(client: httpx.Asyn
     stored = await count(client, tables.messages)
     assert sum(r.json()["stored"] for r in responses) == stored
     assert sum(r.json()["duplicates"] for r in responses) == 9 * stored
+
+
+async def test_a_tenant_with_its_own_meta_app_is_verified_with_that_apps_secret(
+    client: httpx.AsyncClient,
+) -> None:
+    import uuid
+
+    from whatsapp_core.domain.model import Principal
+    from whatsapp_core.domain.tenants import new_tenant
+    from whatsapp_core.policies.access import Role
+    from whatsapp_core.services.tenants import TenantSettings, update_tenant_settings
+
+    runtime = runtime_of(client)
+    assert runtime.secrets is not None
+    async with runtime.uow() as uow:
+        acme = await uow.tenants.by_phone_number_id(PNID)
+        assert acme is not None
+        other = new_tenant(
+            tenant_id=uuid.uuid4(), slug="other", name="Other", phone_number_id="999000999"
+        )
+        await uow.tenants.add(other)
+        await uow.commit()
+    own = "acme-own-meta-app-secret"
+    admin = Principal(tenant_id=acme.id, role=Role.ADMIN, user_id=uuid.uuid4())
+    await update_tenant_settings(
+        runtime.services, runtime.secrets, admin, TenantSettings(app_secret=own)
+    )
+
+    body = body_of("text")
+    assert (await client.post(URL, content=body, headers=signed(body, own))).status_code == 200
+    assert await count(client, tables.messages) == 1
+    # The tenant's app cannot vouch for a delivery that also names another number.
+    mixed = body.replace(b'"changes": [', b'"changes": [{"field": "messages", "value": '
+                         b'{"metadata": {"phone_number_id": "999000999"}}}, ', 1)  # fmt: skip
+    assert mixed != body
+    refused = await client.post(URL, content=mixed, headers=signed(mixed, own))
+    assert refused.status_code == 401
+    wrong = await client.post(URL, content=body, headers=signed(body, "someone-else"))
+    assert wrong.status_code == 401
+    # The platform's secret still works for every tenant.
+    again = body_of("image")
+    assert (await client.post(URL, content=again, headers=signed(again))).status_code == 200

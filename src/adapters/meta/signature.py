@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import msgspec
+
 _PREFIX = "sha256="
 
 
@@ -31,3 +33,41 @@ def verify_signature(app_secret: bytes | str, body: bytes, header: str | None) -
         return False
     # compare_digest on two ASCII str of equal length runs in constant time.
     return hmac.compare_digest(sign(app_secret, body)[len(_PREFIX) :], digest.lower())
+
+
+class _Metadata(msgspec.Struct):
+    phone_number_id: str | None = None
+
+
+class _Value(msgspec.Struct):
+    metadata: _Metadata | None = None
+
+
+class _Change(msgspec.Struct):
+    value: _Value | None = None
+
+
+class _Entry(msgspec.Struct):
+    changes: list[_Change] = []
+
+
+class _Routing(msgspec.Struct):
+    entry: list[_Entry] = []
+
+
+_ROUTING = msgspec.json.Decoder(_Routing)
+
+
+def phone_number_ids(body: bytes) -> set[str]:
+    """The numbers an (unverified) delivery is addressed to, to find whose app secret
+    may have signed it; an unreadable body names none."""
+    try:
+        routing = _ROUTING.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return set()
+    return {
+        change.value.metadata.phone_number_id
+        for entry in routing.entry
+        for change in entry.changes
+        if change.value and change.value.metadata and change.value.metadata.phone_number_id
+    }

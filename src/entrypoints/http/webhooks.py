@@ -17,10 +17,12 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from adapters.meta import decode_webhook, verify_signature
+from adapters.meta.signature import phone_number_ids
 from adapters.meta.translate import to_batch
 from entrypoints.bootstrap import Runtime
 from entrypoints.http.problems import problem
 from whatsapp_core.errors import InvalidInput
+from whatsapp_core.services import tenants
 from whatsapp_core.services.inbound_guard import ingest_unless_seen
 
 log = structlog.get_logger(__name__)
@@ -56,7 +58,9 @@ class WhatsAppWebhookController(Controller):
     ) -> Response[Any]:
         body = await request.body()
         signature = request.headers.get("x-hub-signature-256")
-        if not verify_signature(runtime.meta_app_secret, body, signature):
+        if not verify_signature(
+            runtime.meta_app_secret, body, signature
+        ) and not await _signed_by_the_tenants_own_app(runtime, body, signature):
             runtime.counters["webhook_bad_signature"] += 1
             log.warning("webhook refused: bad signature", has_header=signature is not None)
             return problem(401, "Unauthorized", "missing or invalid X-Hub-Signature-256")
@@ -88,3 +92,20 @@ class WhatsAppWebhookController(Controller):
             },
             status_code=200,
         )
+
+
+async def _signed_by_the_tenants_own_app(
+    runtime: Runtime, body: bytes, signature: str | None
+) -> bool:
+    """A tenant that brought its own Meta app gets deliveries signed with that app's
+    secret. Accepted only when every number the body names belongs to tenants sealed
+    with that one secret: a tenant's app can never vouch for another tenant's data."""
+    if signature is None or runtime.secrets is None:
+        return False
+    numbers = phone_number_ids(body)
+    if not numbers:
+        return False
+    secrets = await tenants.own_app_secrets(runtime.services, runtime.secrets, numbers)
+    if set(secrets) != numbers or len(set(secrets.values())) != 1:
+        return False
+    return verify_signature(next(iter(secrets.values())), body, signature)

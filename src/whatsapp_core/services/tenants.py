@@ -180,3 +180,18 @@ async def reseal_credentials(uow_factory: UnitOfWorkFactory, box: SecretBox) -> 
                 changed += 1
         await uow.commit()
     return changed
+
+
+async def own_app_secrets(
+    svc: Services, box: SecretBox, phone_number_ids: set[str]
+) -> dict[str, str]:
+    """For a webhook signed by a tenant's own Meta app: the app secret of each of these
+    numbers' tenants that set one (numbers without are left out)."""
+    found: dict[str, str] = {}
+    async with svc.uow() as uow:
+        for number in sorted(phone_number_ids):
+            tenant = await uow.tenants.by_phone_number_id(number)
+            secret = open_credential(box, tenant, APP_SECRET) if tenant else None
+            if secret:
+                found[number] = secret
+    return found
