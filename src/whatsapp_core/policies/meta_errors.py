@@ -14,6 +14,13 @@ class Remedy(enum.StrEnum):
 
 _RETRY = frozenset({1, 2, 4, 80007, 130429, 131000, 131057})
 _CREDENTIALS = frozenset({190})
+# Named in the fact sheet as permanent for the message, whatever the HTTP status says:
+# re-engagement, undeliverable, spam/health limits (never hammer), media steps,
+# template problems.
+PERMANENT = frozenset(
+    {131047, 131026, 131048, 131049, 131052, 131053,
+     132000, 132001, 132005, 132007, 132012, 132015, 132016}
+)  # fmt: skip
 
 
 def remedy_for(code: int | None, http_status: int | None = None) -> Remedy:
@@ -26,6 +33,8 @@ def remedy_for(code: int | None, http_status: int | None = None) -> Remedy:
         return Remedy.RETRY
     if code is None and (http_status is None or http_status >= 500 or http_status == 429):
         return Remedy.RETRY
-    if http_status is not None and http_status >= 500 and code not in (131047, 131026):
+    if code in PERMANENT:
+        return Remedy.FAIL
+    if http_status is not None and http_status >= 500:
         return Remedy.RETRY
     return Remedy.FAIL
