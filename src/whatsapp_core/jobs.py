@@ -89,6 +89,35 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
         return self.available_at or self.created_at
 
 
+class QueueStatus(enum.StrEnum):
+    """How the job monitor shows a job: its state, with ``pending`` split in two."""
+
+    QUEUED = "queued"  # pending, not tried yet (or requeued by hand: attempts back to 0)
+    RETRYING = "retrying"  # pending after a failed attempt, until its next run
+    RUNNING = "running"  # in flight
+    DEAD = "dead"
+    DONE = "done"
+
+    @classmethod
+    def of(cls, job: JobRecord) -> QueueStatus:
+        if job.state is JobState.PENDING:
+            return cls.RETRYING if job.attempts > 0 else cls.QUEUED
+        return cls(job.state.value)
+
+
+OPEN_STATUSES = frozenset(QueueStatus) - {QueueStatus.DONE}
+
+
+class QueueDepth(msgspec.Struct, frozen=True, kw_only=True):
+    """One kind's jobs that are not done, by monitor status."""
+
+    kind: str
+    queued: int = 0
+    running: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+
 class MessageSendPayload(msgspec.Struct, frozen=True):
     """``msg.send``: deliver one stored outbound message."""
 

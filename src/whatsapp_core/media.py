@@ -13,11 +13,13 @@ import enum
 import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
+from whatsapp_core.domain.model import Direction
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import InvalidInput
 
@@ -111,6 +113,42 @@ class BlobStore(Protocol):
     ) -> str | None:
         """A short-lived URL a browser can GET without our credentials, or ``None`` when
         this store cannot hand one out (then serve the bytes through ``open``)."""
+        ...
+
+
+# -- media objects: the files messages carry ---------------------------------------------
+
+
+class MediaObject(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored file a message carries: its bytes in the blob store under ``blob_key``,
+    and, once uploaded to Meta for sending, Meta's media id (a retried send uses it
+    instead of uploading again)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    direction: Direction
+    mime_type: str
+    size: int
+    sha256: str
+    blob_key: str
+    filename: str | None = None
+    meta_media_id: str | None = None
+    created_at: datetime
+
+
+class MediaObjectStore(Protocol):
+    async def add(self, media: MediaObject) -> None:
+        """``Conflict`` when the id is taken."""
+        ...
+
+    async def get(self, tenant_id: uuid.UUID, media_id: uuid.UUID) -> MediaObject:
+        """``NotFound`` when absent or in another tenant."""
+        ...
+
+    async def set_meta_media_id(
+        self, tenant_id: uuid.UUID, media_id: uuid.UUID, meta_media_id: str
+    ) -> None:
+        """Record the id Meta gave the uploaded file; ``NotFound`` when absent."""
         ...
 
 
@@ -307,6 +345,10 @@ def rule_for(kind: str) -> MediaRule:
     return rule
 
 
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in ("a", "e", "i", "o", "u") else f"a {word}"
+
+
 def human_size(size: int) -> str:
     if size >= MB:
         return f"{size / MB:.1f} MB"
@@ -318,7 +360,7 @@ def human_size(size: int) -> str:
 def check_size(rule: MediaRule, size: int) -> None:
     if size > rule.max_bytes:
         raise MediaRejected(
-            f"a {rule.kind.value} may be at most {human_size(rule.max_bytes)} "
+            f"{_a(rule.kind.value)} may be at most {human_size(rule.max_bytes)} "
             f"(this one is {human_size(size)})",
             reason="too_large",
         )
@@ -329,7 +371,7 @@ def check_mime(rule: MediaRule, mime_type: str, *, inbound: bool) -> str:
     if not rule.allows(mime, inbound=inbound):
         accepted = ", ".join(sorted(rule.mime_types))
         raise MediaRejected(
-            f"{mime or 'an unknown type'} is not accepted for a {rule.kind.value} "
+            f"{mime or 'an unknown type'} is not accepted for {_a(rule.kind.value)} "
             f"(accepted: {accepted})",
             reason="mime_not_allowed",
         )
@@ -344,6 +386,58 @@ def check_upload(kind: str, mime_type: str, size: int) -> MediaRule:
         raise MediaRejected("the file is empty", reason="empty")
     check_size(rule, size)
     return rule
+
+
+# What an agent's file is sent as, by its type (a sticker is never chosen for a file).
+_SENDABLE = (MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.DOCUMENT)
+_CAPTIONED = frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.DOCUMENT})
+CAPTION_MAX = 1024  # Meta's limit for a media caption
+_SENDABLE_TEXT = (
+    "a JPEG or PNG picture, an MP4 or 3GPP video, AAC, AMR, MP3, M4A or OGG audio, "
+    "or a PDF, Word, Excel, PowerPoint or plain-text document"
+)
+FILENAME_MAX = 240
+
+
+def outbound_rule(mime_type: str) -> MediaRule:
+    """The rule an agent's file is sent under, chosen by its type: an image, a video, an
+    audio or a document; ``MediaRejected`` (mime_not_allowed) for any other type."""
+    mime = normalise_mime(mime_type)
+    for kind in _SENDABLE:
+        if MEDIA_RULES[kind].allows(mime, inbound=False):
+            return MEDIA_RULES[kind]
+    raise MediaRejected(
+        f"{mime or 'a file without a type'} cannot be sent on WhatsApp; send {_SENDABLE_TEXT}",
+        reason="mime_not_allowed",
+    )
+
+
+def check_caption(rule: MediaRule, caption: str | None) -> str | None:
+    """The caption to send with the file (``None`` when blank)."""
+    if caption is None or not caption.strip():
+        return None
+    if rule.kind not in _CAPTIONED:
+        raise InvalidInput(f"{_a(rule.kind.value)} cannot have a caption", field="caption")
+    if len(caption) > CAPTION_MAX:
+        raise InvalidInput(
+            f"the caption has {len(caption)} characters; WhatsApp allows {CAPTION_MAX}",
+            field="caption",
+        )
+    return caption
+
+
+def clean_filename(name: str | None) -> str | None:
+    """The name to show and send: the last path segment, printable characters only, at
+    most ``FILENAME_MAX`` characters (the extension kept); ``None`` when nothing is left."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable()).strip()
+    if base in ("", ".", ".."):
+        return None
+    if len(base) > FILENAME_MAX:
+        stem, dot, ext = base.rpartition(".")
+        keep = dot + ext if stem and len(ext) <= 10 else ""
+        base = base[: FILENAME_MAX - len(keep)] + keep
+    return base
 
 
 _MAGIC: Mapping[str, tuple[tuple[int, bytes], ...]] = MappingProxyType(

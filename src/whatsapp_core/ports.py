@@ -7,7 +7,7 @@ suite (``tests/contract``) as its real adapter.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Collection, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -30,6 +30,8 @@ from whatsapp_core.domain.model import (
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
 from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
+from whatsapp_core.jobs import JobRecord, QueueDepth, QueueStatus
+from whatsapp_core.media import MediaObjectStore
 
 
 class Clock(Protocol):
@@ -94,6 +96,8 @@ class ContactStore(Protocol):
     async def search(
         self, tenant_id: uuid.UUID, query: str = "", *, limit: int = 50, offset: int = 0
     ) -> list[Contact]: ...
+
+    async def count(self, tenant_id: uuid.UUID) -> int: ...
 
 
 class ConversationStore(Protocol):
@@ -170,6 +174,21 @@ class MessageStore(Protocol):
         """Newest first; ``before`` is the cursor (a ``created_at``)."""
         ...
 
+    async def history(
+        self,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        *,
+        after: Message | None = None,
+        limit: int = 500,
+    ) -> list[Message]:
+        """Oldest first, from just after ``after`` (the last message of the previous
+        page): ``thread``'s order reversed, so a message sharing its ``created_at`` with
+        a page's last one is neither skipped nor repeated."""
+        ...
+
+    async def count_in(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> int: ...
+
     async def move(
         self,
         tenant_id: uuid.UUID,
@@ -202,7 +221,44 @@ class TemplateStore(Protocol):
 
 
 class OutboxStore(Protocol):
+    """Jobs are written here in the use case's transaction. The rest is one tenant's view
+    of its jobs (the job monitor, a job reporting progress), through the unit of work and
+    so under row-level security; the relay (``jobs.OutboxRelay``) serves every tenant."""
+
     async def add(self, job: OutboxJob) -> None: ...
+
+    async def depths(self, tenant_id: uuid.UUID) -> list[QueueDepth]:
+        """Per kind that has jobs not done, sorted by kind."""
+        ...
+
+    async def list_jobs(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        statuses: Collection[QueueStatus],
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[JobRecord]:
+        """Jobs in any of ``statuses`` (of ``kind``), newest first."""
+        ...
+
+    async def get_job(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> JobRecord:
+        """``NotFound`` when absent or another tenant's."""
+        ...
+
+    async def requeue(self, tenant_id: uuid.UUID, job_id: uuid.UUID, *, now: datetime) -> JobRecord:
+        """A dead job queued again: pending from ``now`` with attempts back to 0
+        (``last_error`` stays, as history). ``NotFound``; ``Conflict`` when not dead."""
+        ...
+
+    async def discard(self, tenant_id: uuid.UUID, job_id: uuid.UUID) -> JobRecord:
+        """Delete a dead job; returns it as it was. ``NotFound``; ``Conflict`` when not dead."""
+        ...
+
+    async def set_progress(self, job: JobRecord, outcome: str) -> bool:
+        """A running job says how far it got (in ``outcome``). Fenced by the claim like
+        the relay's updates: ``False``, and no change, once ``job`` no longer holds it."""
+        ...
 
 
 class AuditStore(Protocol):
@@ -328,6 +384,8 @@ class UnitOfWork(Protocol):
     def webhook_deliveries(self) -> DeliveryLog: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def media_objects(self) -> MediaObjectStore: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -368,6 +426,19 @@ class WhatsAppGateway(Protocol):
     async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
         """Every template of the tenant's WhatsApp Business Account as Meta has it now
         (all pages). Raise ``DeliveryError`` when Meta refuses the listing."""
+        ...
+
+    async def upload_media(
+        self,
+        tenant: Tenant,
+        data: AsyncIterable[bytes],
+        *,
+        mime_type: str,
+        size: int,
+        filename: str | None = None,
+    ) -> str:
+        """Upload a file to send (``POST /{phone_number_id}/media``, streamed, ``size``
+        bytes); return Meta's media id. Raise ``DeliveryError`` when Meta refuses it."""
         ...
 
 

@@ -35,6 +35,7 @@ RLS_TABLES = {
     "webhook_subscriptions",
     "webhook_deliveries",
     "idempotency_keys",
+    "media_objects",
 }
 # Looked up before a tenant is known (sign-in, refresh, invitation links): no RLS.
 PLATFORM_TABLES = {"tenants", "users", "api_keys", "refresh_tokens", "invitations"}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -396,3 +398,49 @@ def test_pages_send_security_headers(server: Server) -> None:
     assert httpx.get(server.url + "/", timeout=5).headers["location"] == "/login"
     api = httpx.get(server.url + "/api/health", timeout=5)
     assert "content-security-policy" not in api.headers  # /api/* is untouched
+
+
+def tiny_png(size: int = 8) -> bytes:
+    """A real (decodable) PNG: `size` x `size` pixels of one blue."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = b"".join(b"\x00" + b"\x10\x60\xd0" * size for _ in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_agent_sends_a_picture_from_the_composer(browser: Any, server: Server) -> None:
+    customer_writes(server, "5511944443333", "Lia Prado", "Can I see the blue one?")
+    page = new_page(browser, server)
+    page.goto("/inbox")
+    page.locator(".conv", has_text="Lia Prado").click()
+    page.fill("#composer-input", "Here it is")
+    picture = {"name": "blue.png", "mimeType": "image/png", "buffer": tiny_png()}
+    page.set_input_files("#attach-input", files=[picture])
+
+    sent = page.locator(".msg.out[data-type=image]")
+    expect(sent.locator(".text")).to_have_text("Here it is")  # the typed text is the caption
+    expect(page.locator("#composer-input")).to_have_value("")
+    thumb = sent.locator("img.thumb")
+    expect(thumb).to_have_attribute("src", re.compile(r"^/api/messages/[0-9a-f-]+/media$"))
+    expect(sent.locator(".ticks")).to_have_attribute("data-status", "read")
+    thumb.scroll_into_view_if_needed()
+    assert thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") == 8
+    log = httpx.get(f"{server.url}/meta-sim/_sim/log", timeout=10).json()
+    (record,) = [r for r in log if r["type"] == "image"]
+    assert record["body"]["image"]["caption"] == "Here it is"
+    assert record["body"]["image"]["id"].isdigit()  # uploaded first, sent by Meta's media id
+
+    gif = {"name": "dance.gif", "mimeType": "image/gif", "buffer": b"GIF89a\x01\x00\x01\x00"}
+    page.set_input_files("#attach-input", files=[gif])
+    expect(page.locator(".toast.error")).to_contain_text("image/gif cannot be sent on WhatsApp")
+    expect(page.locator(".msg.out[data-type=image]")).to_have_count(1)
+    finish(page, "inbox-send-picture")

@@ -20,7 +20,8 @@ import httpx
 import pytest
 from litestar.routes import HTTPRoute
 
-from tests.integration.http_world import Http, World, redis_reachable, running_app
+from tests.integration import job_world as jobs
+from tests.integration.http_world import PNG, Http, World, redis_reachable, running_app
 
 pytestmark = pytest.mark.integration
 ID = "{id}"  # where the foreign id goes, in a path or as a body value
@@ -40,6 +41,8 @@ class Target:
     foreign_id: str  # A's id that B's admin sends
     read_back: Callable[[], Any]  # what A sees of the thing, to prove it unchanged
     body: Any = None
+    content: bytes | None = None  # a raw body instead (an upload), with its headers
+    headers: dict[str, str] | None = None
 
 
 Build = Callable[[World, World], Target]
@@ -118,6 +121,15 @@ def media(a: World, b: World) -> Target:
         return conversation_view(a, conversation.id)(), picture.content
 
     return Target(f"/api/messages/{ID}/media", mid, read_back)
+
+
+def send_file(a: World, b: World) -> Target:
+    """A file posted into A's conversation (its window open)."""
+    cid = a.customer_says().id
+    return Target(
+        f"/api/conversations/{ID}/media", cid, conversation_view(a, cid),
+        content=PNG, headers={"Content-Type": "image/png"},
+    )  # fmt: skip
 
 
 def template(suffix: str, body: Any = None) -> Build:
@@ -234,6 +246,29 @@ def send_template_to_their_conversation(a: World, b: World) -> Target:
     )
 
 
+def job(prepare: Callable[[World], str], path: str = "/api/jobs/{id}") -> Build:
+    """A's job (an export), by id; A reads the job and the export back."""
+
+    def build(a: World, b: World) -> Target:
+        jid = prepare(a)
+        return Target(
+            path, jid, lambda: (_get(a, f"/api/jobs/{jid}"), _get(a, f"/api/exports/{jid}"))
+        )
+
+    return build
+
+
+def export_their_conversation(a: World, b: World) -> Target:
+    """A transcript of A's conversation, asked for by B (a body id)."""
+    theirs = a.customer_says().id
+    return Target(
+        "/api/exports",
+        theirs,
+        lambda: (conversation_view(a, theirs)(), _get(a, "/api/jobs?status=queued")),
+        {"kind": "transcript", "conversation_id": ID},
+    )
+
+
 SNIPPET = {"title": "Mine now", "body": "Overwritten by another team."}
 
 ATTACKS: tuple[Attack, ...] = (
@@ -252,6 +287,7 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("POST", f"{CONV}/suggest", on_conversation("/suggest")),
     Attack("GET", f"{CONV}/summary", on_conversation("/summary")),
     Attack("GET", "/api/messages/{message_id:uuid}/media", media),
+    Attack("POST", f"{CONV}/media", send_file),
     Attack("PATCH", "/api/templates/{template_id:uuid}", template("", {"body": "Hijacked {{1}}"})),
     Attack("POST", "/api/templates/{template_id:uuid}/submit", template("/submit")),
     Attack("DELETE", "/api/api-keys/{key_id:uuid}", api_key),
@@ -268,12 +304,19 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("GET", "/api/knowledge/{snippet_id:uuid}", snippet()),
     Attack("PUT", "/api/knowledge/{snippet_id:uuid}", snippet(SNIPPET)),
     Attack("DELETE", "/api/knowledge/{snippet_id:uuid}", snippet()),
+    Attack("GET", "/api/jobs/{job_id:uuid}", job(jobs.export)),
+    Attack("POST", "/api/jobs/{job_id:uuid}/retry", job(jobs.dead_job, "/api/jobs/{id}/retry")),
+    Attack("DELETE", "/api/jobs/{job_id:uuid}", job(jobs.dead_job)),
+    Attack("GET", "/api/exports/{export_id:uuid}", job(jobs.export, "/api/exports/{id}")),
+    Attack("GET", "/api/exports/{export_id:uuid}/download",
+           job(jobs.ready_export, "/api/exports/{id}/download")),
     # ids in the body
     Attack("POST", f"{CONV}/assign", assign_mine_to_their_user, "assignee_id"),
     Attack("POST", "/api/messages/send-template", send_template_to_their_conversation,
            "conversation_id"),
     Attack("POST", "/api/messages/send-text", send_text_to_their_conversation,
            "conversation_id"),
+    Attack("POST", "/api/exports", export_their_conversation, "conversation_id"),
 )  # fmt: skip
 
 
@@ -289,8 +332,9 @@ def _put_id(value: Any, the_id: str) -> Any:
 
 def _send(b: World, method: str, target: Target, the_id: str) -> httpx.Response:
     return b.http.call(
-        method, target.path.replace(ID, the_id), b.admin, json=_put_id(target.body, the_id)
-    )
+        method, target.path.replace(ID, the_id), {**b.admin, **(target.headers or {})},
+        json=_put_id(target.body, the_id), content=target.content,
+    )  # fmt: skip
 
 
 def _shape(response: httpx.Response, the_id: str) -> Any:
@@ -348,6 +392,7 @@ LISTS = (
     "/api/knowledge",
     "/api/tenant",
     "/api/auth/me",
+    "/api/jobs?status=queued,running,retrying,dead,done",
 )
 
 
@@ -362,6 +407,8 @@ def test_no_list_shows_another_tenants_data(http: Http) -> None:
     a.invitation()
     a.delivery(a.subscription()["id"])
     a.snippet()
+    jobs.export(a)
+    jobs.dead_job(a)
     b.customer_says()
     b.snippet()
     searches = [f"/api/search/similar?q={conversation.text}", f"/api/search/similar?q={a.tag}"]

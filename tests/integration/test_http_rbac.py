@@ -19,8 +19,10 @@ import pytest
 from litestar.exceptions import WebSocketDisconnect
 from litestar.routes import HTTPRoute, WebSocketRoute
 
+from tests.integration import job_world as jobs
 from tests.integration.http_world import (
     PASSWORD,
+    PNG,
     Http,
     World,
     new_phone,
@@ -206,6 +208,9 @@ TABLE: tuple[Row, ...] = (
     Row("POST", f"{CONV}/notes", Action.NOTE_WRITE, 201,
         on_conversation("/notes", {"body": "called the carrier"})),
     Row("GET", "/api/messages/{message_id:uuid}/media", Action.CONVERSATION_READ, 200, media),
+    Row("POST", f"{CONV}/media", Action.CONVERSATION_REPLY, 202,
+        lambda w, who: Call(f"/api/conversations/{_c(w)}/media?filename=p.png", content=PNG,
+                            headers={"Content-Type": "image/png"})),
     # AI
     Row("POST", f"{CONV}/suggest", Action.CONVERSATION_READ, 200, on_conversation("/suggest")),
     Row("GET", f"{CONV}/summary", Action.CONVERSATION_READ, 200, on_conversation("/summary")),
@@ -242,7 +247,7 @@ TABLE: tuple[Row, ...] = (
         lambda w, who: Call(f"/api/contacts/{w.contact()['id']}")),
     Row("POST", "/api/contacts/{contact_id:uuid}/merge", Action.CONTACT_MERGE, 200, merge),
     Row("POST", "/api/contacts/import", Action.CONTACT_IMPORT, 200, import_csv),
-    Row("GET", "/api/contacts/export", Action.CONTACT_READ, 200, fixed("/api/contacts/export")),
+    Row("GET", "/api/contacts/export", Action.CONTACT_EXPORT, 200, fixed("/api/contacts/export")),
     # team, keys, audit, tenant
     Row("GET", "/api/users", Action.USER_MANAGE, 200, fixed("/api/users")),
     Row("POST", "/api/users", Action.USER_MANAGE, 201, new_user),
@@ -256,6 +261,29 @@ TABLE: tuple[Row, ...] = (
     Row("DELETE", "/api/api-keys/{key_id:uuid}", Action.APIKEY_MANAGE, 200,
         lambda w, who: Call(f"/api/api-keys/{w.new_api_key()['id']}")),
     Row("GET", "/api/audit", Action.AUDIT_READ, 200, fixed("/api/audit")),
+    # job monitor and exports
+    Row("GET", "/api/jobs", Action.JOB_READ, 200, fixed("/api/jobs")),
+    Row("GET", "/api/jobs/{job_id:uuid}", Action.JOB_READ, 200,
+        lambda w, who: Call(f"/api/jobs/{jobs.export(w)}")),
+    Row("POST", "/api/jobs/{job_id:uuid}/retry", Action.JOB_MANAGE, 200,
+        lambda w, who: Call(f"/api/jobs/{jobs.dead_job(w)}/retry")),
+    Row("DELETE", "/api/jobs/{job_id:uuid}", Action.JOB_MANAGE, 204,
+        lambda w, who: Call(f"/api/jobs/{jobs.dead_job(w)}")),
+    Row("POST", "/api/exports", Action.CONTACT_EXPORT, 202,
+        fixed("/api/exports", {"kind": "contacts"}), "contacts"),
+    Row("POST", "/api/exports", Action.CONVERSATION_EXPORT, 202,
+        lambda w, who: Call("/api/exports", {"kind": "transcript", "conversation_id": _c(w),
+                                             "format": "json"}), "transcript"),
+    Row("GET", "/api/exports/{export_id:uuid}", Action.CONTACT_EXPORT, 200,
+        lambda w, who: Call(f"/api/exports/{jobs.export(w)}"), "contacts"),
+    Row("GET", "/api/exports/{export_id:uuid}", Action.CONVERSATION_EXPORT, 200,
+        lambda w, who: Call(f"/api/exports/{jobs.export(w, 'transcript', _c(w))}"),
+        "transcript"),
+    Row("GET", "/api/exports/{export_id:uuid}/download", Action.CONTACT_EXPORT, 200,
+        lambda w, who: Call(f"/api/exports/{jobs.ready_export(w)}/download"), "contacts"),
+    Row("GET", "/api/exports/{export_id:uuid}/download", Action.CONVERSATION_EXPORT, 200,
+        lambda w, who: Call(f"/api/exports/{jobs.ready_export(w, 'transcript')}/download"),
+        "transcript"),
     Row("GET", "/api/tenant", Action.TENANT_MANAGE, 200, fixed("/api/tenant")),
     Row("PATCH", "/api/tenant", Action.TENANT_MANAGE, 200, fixed("/api/tenant", {"name": "New"})),
     # outgoing webhooks (automation)

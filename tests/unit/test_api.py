@@ -444,6 +444,28 @@ def test_request_id_is_echoed_and_carried_into_audit_rows(client: TestClient) ->
     assert len(generated) == 32
 
 
+def test_every_answer_says_nosniff_and_only_production_says_hsts(client: TestClient) -> None:  # type: ignore[type-arg]
+    for path in ("/api/health", "/api/conversations", f"/api/conversations/{uuid.uuid4()}"):
+        answer = client.get(path)
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "strict-transport-security" not in answer.headers  # memory profile: no TLS
+    from litestar import Litestar, get
+    from prometheus_client import CollectorRegistry
+
+    from entrypoints.http.middleware import HttpMetrics, request_context
+
+    @get("/ping")
+    async def ping() -> str:
+        return "pong"
+
+    behind_tls = Litestar(
+        [ping], middleware=[request_context(HttpMetrics(CollectorRegistry()), hsts=True)]
+    )
+    with TestClient(app=behind_tls) as production:
+        hsts = production.get("/ping").headers["strict-transport-security"]
+    assert hsts.startswith("max-age=")
+
+
 def test_metrics_count_requests_and_refusals(client: TestClient) -> None:  # type: ignore[type-arg]
     client.get("/api/health")
     client.post(

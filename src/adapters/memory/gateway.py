@@ -11,8 +11,10 @@ PENDING, ``decide`` moves it (with no webhook: as if the webhook was missed), an
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections import deque
+from collections.abc import AsyncIterable
 
 import msgspec
 
@@ -31,9 +33,18 @@ class SentMessage(msgspec.Struct, frozen=True):
     wamid: str
 
 
+class UploadedMedia(msgspec.Struct, frozen=True):
+    tenant_id: str
+    data: bytes
+    mime_type: str
+    filename: str | None
+    sha256: str
+
+
 class MemoryWhatsAppGateway:
     def __init__(self) -> None:
         self.sent: list[SentMessage] = []
+        self.uploads: dict[str, UploadedMedia] = {}  # by the media id handed out
         self.submitted: list[Template] = []
         self._failures: deque[DeliveryError] = deque()
         self._seq = itertools.count(1)
@@ -61,6 +72,29 @@ class MemoryWhatsAppGateway:
         )
         self.sent.append(SentMessage(str(tenant.id), recipient, message, wamid))
         return SendReceipt(wamid=wamid)
+
+    async def upload_media(
+        self,
+        tenant: Tenant,
+        data: AsyncIterable[bytes],
+        *,
+        mime_type: str,
+        size: int,
+        filename: str | None = None,
+    ) -> str:
+        if self._failures:
+            raise self._failures.popleft()
+        body = b"".join([chunk async for chunk in data])
+        if len(body) != size:
+            raise DeliveryError(
+                f"(100) the upload has {len(body)} bytes, not the {size} announced",
+                meta_code=100,
+                http_status=400,
+            )
+        media_id = str(3_000_000_000_000_000 + next(self._seq))
+        digest = hashlib.sha256(body).hexdigest()
+        self.uploads[media_id] = UploadedMedia(str(tenant.id), body, mime_type, filename, digest)
+        return media_id
 
     async def submit_template(self, tenant: Tenant, template: Template) -> str:
         if self._failures:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from msgspec.structs import replace
 
-from adapters.memory.stores import MemoryState
+from adapters.memory.job_board import job_records
 from adapters.memory.uow import MemoryDatabase
 from whatsapp_core.errors import Conflict, NotFound
 from whatsapp_core.jobs import JobRecord, JobState, pacing_slot
@@ -25,24 +25,11 @@ class MemoryOutboxRelay:
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
 
-    def _records(self, state: MemoryState) -> Iterator[JobRecord]:
-        """Every outbox row with its delivery state (a row never claimed is pending)."""
-        for job in state.outbox.values():
-            run = state.job_runs.get(job.id)
-            yield run or JobRecord(
-                id=job.id,
-                tenant_id=job.tenant_id,
-                kind=job.kind,
-                payload=job.payload,
-                created_at=job.created_at,
-                correlation_id=job.correlation_id,
-            )
-
     async def claim(self, limit: int, *, now: datetime, lease: timedelta) -> list[JobRecord]:
         async with self._db.lock:
             state = self._db.state
             due = sorted(
-                (r for r in self._records(state) if _claimable(r, now)),
+                (r for r in job_records(state) if _claimable(r, now)),
                 key=lambda r: (r.due_at, str(r.id)),
             )[: max(limit, 0)]
             claimed = [
@@ -105,7 +92,7 @@ class MemoryOutboxRelay:
         async with self._db.lock:
             found = [
                 r
-                for r in self._records(self._db.state)
+                for r in job_records(self._db.state)
                 if (state is None or r.state is state)
                 and (tenant_id is None or r.tenant_id == tenant_id)
             ]
@@ -115,7 +102,7 @@ class MemoryOutboxRelay:
     async def count_by_state(self, *, tenant_id: uuid.UUID | None = None) -> dict[JobState, int]:
         counts: dict[JobState, int] = {}
         async with self._db.lock:
-            for r in self._records(self._db.state):
+            for r in job_records(self._db.state):
                 if tenant_id is None or r.tenant_id == tenant_id:
                     counts[r.state] = counts.get(r.state, 0) + 1
         return counts
@@ -125,7 +112,7 @@ class MemoryOutboxRelay:
     ) -> JobRecord:
         async with self._db.lock:
             state = self._db.state
-            current = next((r for r in self._records(state) if r.id == job_id), None)
+            current = next((r for r in job_records(state) if r.id == job_id), None)
             if current is None or tenant_id not in (None, current.tenant_id):
                 raise NotFound("job not found")
             if current.state is not JobState.DEAD:

@@ -1,4 +1,5 @@
-"""In-memory twins of the media ports: a blob store and Meta's media endpoints.
+"""In-memory twins of the media ports: a blob store, Meta's media endpoints and the
+media objects' table.
 
 ``MemoryBlobStore`` is held to the same contract suite as the S3 and local stores
 (``tests/contract/test_blob_store.py``); its one known difference is that it hands
@@ -10,16 +11,21 @@ from __future__ import annotations
 import hashlib
 import itertools
 import secrets
+import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from msgspec.structs import replace
+
+from adapters.memory.stores import MemoryState
 from whatsapp_core.domain.tenants import Tenant
-from whatsapp_core.errors import DeliveryError, NotFound
+from whatsapp_core.errors import Conflict, DeliveryError, NotFound
 from whatsapp_core.media import (
     CHUNK_SIZE,
     PRESIGNED_URL_SECONDS,
     BlobInfo,
+    MediaObject,
     StoredBlob,
     check_key,
 )
@@ -150,3 +156,25 @@ class MemoryMediaFetcher:
         view = memoryview(item.data)
         for start in range(0, len(view), chunk_size):
             yield bytes(view[start : start + chunk_size])
+
+
+class MemoryMediaObjectStore:
+    def __init__(self, state: MemoryState) -> None:
+        self._s = state
+
+    async def add(self, media: MediaObject) -> None:
+        if any(key[1] == media.id for key in self._s.media_objects):
+            raise Conflict("this media object exists")
+        self._s.media_objects[(media.tenant_id, media.id)] = media
+
+    async def get(self, tenant_id: uuid.UUID, media_id: uuid.UUID) -> MediaObject:
+        found = self._s.media_objects.get((tenant_id, media_id))
+        if found is None:
+            raise NotFound("media object not found")
+        return found
+
+    async def set_meta_media_id(
+        self, tenant_id: uuid.UUID, media_id: uuid.UUID, meta_media_id: str
+    ) -> None:
+        current = await self.get(tenant_id, media_id)
+        self._s.media_objects[(tenant_id, media_id)] = replace(current, meta_media_id=meta_media_id)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from msgspec.structs import replace
 
+from adapters.memory.job_board import MemoryJobBoard
 from whatsapp_core.domain.accounts import ApiKey, Invitation, Note, RefreshToken, User
 from whatsapp_core.domain.model import (
     AuditEntry,
@@ -23,6 +24,7 @@ from whatsapp_core.domain.model import (
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import Conflict, NotFound
 from whatsapp_core.jobs import JobRecord
+from whatsapp_core.media import MediaObject
 
 Key = tuple[uuid.UUID, uuid.UUID]
 
@@ -45,6 +47,7 @@ class MemoryState:
     notes: dict[uuid.UUID, Note] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     invitations: dict[uuid.UUID, Invitation] = field(default_factory=dict)
+    media_objects: dict[Key, MediaObject] = field(default_factory=dict)
 
 
 class MemoryTenantStore:
@@ -172,6 +175,9 @@ class MemoryContactStore:
         ]
         found.sort(key=lambda c: (c.display_name.lower(), str(c.id)))
         return found[offset : offset + limit]
+
+    async def count(self, tenant_id: uuid.UUID) -> int:
+        return sum(1 for c in self._s.contacts.values() if c.tenant_id == tenant_id)
 
     async def delete(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> None:
         if self._s.contacts.pop((tenant_id, contact_id), None) is None:
@@ -353,6 +359,32 @@ class MemoryMessageStore:
         found.sort(key=lambda m: (m.created_at, str(m.id)), reverse=True)
         return found[:limit]
 
+    async def history(
+        self,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        *,
+        after: Message | None = None,
+        limit: int = 500,
+    ) -> list[Message]:
+        cursor = None if after is None else (after.created_at, str(after.id))
+        found = [
+            m
+            for m in self._s.messages.values()
+            if m.tenant_id == tenant_id
+            and m.conversation_id == conversation_id
+            and (cursor is None or (m.created_at, str(m.id)) > cursor)
+        ]
+        found.sort(key=lambda m: (m.created_at, str(m.id)))
+        return found[:limit]
+
+    async def count_in(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+        return sum(
+            1
+            for m in self._s.messages.values()
+            if m.tenant_id == tenant_id and m.conversation_id == conversation_id
+        )
+
     async def add_pending_status(self, status: PendingStatus) -> None:
         key = (status.tenant_id, status.wamid)
         self._s.pending[key] = (*self._s.pending.get(key, ()), status)
@@ -397,10 +429,7 @@ class MemoryTemplateStore:
         return sorted(found, key=lambda t: (t.name, t.language))
 
 
-class MemoryOutboxStore:
-    def __init__(self, state: MemoryState) -> None:
-        self._s = state
-
+class MemoryOutboxStore(MemoryJobBoard):
     async def add(self, job: OutboxJob) -> None:
         self._s.outbox[job.id] = job
 

@@ -31,6 +31,7 @@ from adapters.memory.automation import (
     MemoryIdempotencyStore,
     MemorySubscriptionStore,
 )
+from adapters.memory.media import MemoryMediaObjectStore
 from adapters.memory.stores import (
     MemoryAuditStore,
     MemoryContactStore,
@@ -82,6 +83,7 @@ class MemoryUnitOfWork:
         self.notes = MemoryNoteStore(work)
         self.refresh_tokens = MemoryRefreshTokenStore(work)
         self.invitations = MemoryInvitationStore(work)
+        self.media_objects = MemoryMediaObjectStore(work)
         ai = self._ai = self._db.ai.staged()
         self.knowledge, self.embeddings = MemoryKnowledgeStore(ai), MemoryEmbeddingStore(ai)
         self.ai_usage = MemoryAiUsageStore(ai)

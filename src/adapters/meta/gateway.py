@@ -8,8 +8,9 @@ fetched per call through ``token_for`` (they rotate) and never logged or put in 
 from __future__ import annotations
 
 import email.utils
+import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -59,6 +60,10 @@ class _TemplateAnswer(msgspec.Struct):
     id: str | int
 
 
+class _UploadAnswer(msgspec.Struct):
+    id: str | int
+
+
 class _QualityScore(msgspec.Struct):
     score: str | None = None
 
@@ -92,6 +97,7 @@ class _TemplatePage(msgspec.Struct):
 _ERROR = msgspec.json.Decoder(_ErrorBody)
 _SEND = msgspec.json.Decoder(_SendAnswer)
 _TEMPLATE = msgspec.json.Decoder(_TemplateAnswer)
+_UPLOAD = msgspec.json.Decoder(_UploadAnswer)
 _TEMPLATE_PAGE = msgspec.json.Decoder(_TemplatePage)
 TEMPLATE_FIELDS = "id,name,language,status,category,components,rejected_reason,quality_score"
 _ANY = msgspec.json.Decoder(dict[str, Any])
@@ -263,6 +269,21 @@ def _next_cursor(paging: _Paging | None) -> str | None:
     return after[0] if after else None
 
 
+def multipart_frame(boundary: str, mime_type: str, filename: str | None) -> tuple[bytes, bytes]:
+    """What goes before and after the file's bytes in the multipart body of
+    ``POST /{phone_number_id}/media`` (fields ``messaging_product``, ``type``, ``file``)."""
+    name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+                   for c in filename or "file") or "file"  # fmt: skip
+    dash = f"--{boundary}\r\n"
+    head = (
+        f'{dash}Content-Disposition: form-data; name="messaging_product"\r\n\r\nwhatsapp\r\n'
+        f'{dash}Content-Disposition: form-data; name="type"\r\n\r\n{mime_type}\r\n'
+        f'{dash}Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        f"Content-Type: {mime_type}\r\n\r\n"
+    )
+    return head.encode(), f"\r\n--{boundary}--\r\n".encode()
+
+
 def _retry_after(headers: httpx.Headers) -> float | None:
     value = headers.get("retry-after")
     if not value:
@@ -336,15 +357,18 @@ class HttpxWhatsAppGateway:
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        content: AsyncIterable[bytes] | None = None,
+        content_headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {await self._token_for(tenant)}"}
-        content: bytes | None = None
+        headers.update(content_headers or {})
+        body: bytes | AsyncIterable[bytes] | None = content
         if json is not None:
-            content = msgspec.json.encode(json)
+            body = msgspec.json.encode(json)
             headers["Content-Type"] = "application/json"
         try:
             response = await self._client.request(
-                method, url, content=content, params=params, headers=headers, timeout=self._timeout
+                method, url, content=body, params=params, headers=headers, timeout=self._timeout
             )
         except httpx.TimeoutException as exc:
             raise DeliveryError(
@@ -429,6 +453,35 @@ class HttpxWhatsAppGateway:
                 )
             seen.add(cursor)
             params = {**params, "after": cursor}
+
+    async def upload_media(
+        self,
+        tenant: Tenant,
+        data: AsyncIterable[bytes],
+        *,
+        mime_type: str,
+        size: int,
+        filename: str | None = None,
+    ) -> str:
+        """``POST /{phone_number_id}/media`` as multipart/form-data, the file's ``size``
+        bytes streamed from ``data`` as they are read (never held whole)."""
+        url = f"{self._base}/{self._phone_number_id(tenant)}/media"
+        boundary = f"wa-{secrets.token_hex(16)}"
+        head, tail = multipart_frame(boundary, mime_type, filename)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield head
+            async for chunk in data:
+                yield chunk
+            yield tail
+
+        framing = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + size + len(tail)),
+        }
+        response = await self._request(tenant, "POST", url, content=body(), content_headers=framing)
+        answer: _UploadAnswer = self._decoded(_UPLOAD, response)
+        return str(answer.id)
 
     async def mark_read(self, tenant: Tenant, wamid: str, *, typing: bool = False) -> None:
         """Blue ticks on an inbound message; ``typing`` also shows the typing indicator."""

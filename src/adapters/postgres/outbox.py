@@ -35,7 +35,7 @@ _COLUMNS = [_t.c[name] for name in JobRecord.__struct_fields__]
 _due_at = sa.func.coalesce(_t.c.available_at, _t.c.created_at)
 
 
-def _record(row: sa.Row[Any]) -> JobRecord:
+def job_record(row: sa.Row[Any]) -> JobRecord:
     # Column keys are SQLAlchemy ``quoted_name`` (a str subclass msgspec does not take).
     return msgspec.convert({str(k): v for k, v in row._mapping.items()}, JobRecord)
 
@@ -81,7 +81,7 @@ class SqlaOutboxRelay:
         )
         async with self._tx() as conn:
             rows = (await conn.execute(stmt)).all()
-        return sorted((_record(r) for r in rows), key=lambda r: (r.due_at, str(r.id)))
+        return sorted((job_record(r) for r in rows), key=lambda r: (r.due_at, str(r.id)))
 
     async def _fenced(self, job: JobRecord, **values: Any) -> bool:
         stmt = (
@@ -122,7 +122,7 @@ class SqlaOutboxRelay:
             q = q.where(_t.c.tenant_id == tenant_id)
         async with self._tx() as conn:
             rows = (await conn.execute(q)).all()
-        return [_record(r) for r in rows]
+        return [job_record(r) for r in rows]
 
     async def count_by_state(self, *, tenant_id: uuid.UUID | None = None) -> dict[JobState, int]:
         q = sa.select(_t.c.state, sa.func.count()).group_by(_t.c.state)
@@ -154,7 +154,7 @@ class SqlaOutboxRelay:
         async with self._tx() as conn:
             row = (await conn.execute(stmt)).first()
             if row is not None:
-                return _record(row)
+                return job_record(row)
             current = (await conn.execute(sa.select(_t.c.state).where(*scope))).scalar()
         if current is None:
             raise NotFound("job not found")

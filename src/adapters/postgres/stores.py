@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.postgres import tables
+from adapters.postgres.job_board import SqlaJobBoard
 from adapters.postgres.scope import TenantScope
 from adapters.postgres.store_base import (
     SqlaStore,
@@ -181,6 +182,11 @@ class SqlaContactStore(SqlaStore):
             tenant_id, q.order_by(display, sa.cast(t.c.id, sa.Text)).limit(limit).offset(offset)
         )
 
+    async def count(self, tenant_id: uuid.UUID) -> int:
+        t = self.table
+        q = sa.select(sa.func.count()).select_from(t).where(t.c.tenant_id == tenant_id)
+        return int((await self._execute(tenant_id, q)).scalar_one())
+
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -321,6 +327,28 @@ class SqlaMessageStore(SqlaStore):
         order = (t.c.created_at.desc(), sa.cast(t.c.id, sa.Text).desc())
         return await self._all(tenant_id, q.order_by(*order).limit(limit))
 
+    async def history(
+        self,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        *,
+        after: Message | None = None,
+        limit: int = 500,
+    ) -> list[Message]:
+        t = self.table
+        key = (t.c.created_at, sa.cast(t.c.id, sa.Text))  # ``thread``'s order, reversed
+        q = sa.select(t).where(t.c.tenant_id == tenant_id, t.c.conversation_id == conversation_id)
+        if after is not None:
+            q = q.where(sa.tuple_(*key) > sa.tuple_(after.created_at, str(after.id)))
+        return await self._all(tenant_id, q.order_by(*key).limit(limit))
+
+    async def count_in(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+        t = self.table
+        q = sa.select(sa.func.count()).where(
+            t.c.tenant_id == tenant_id, t.c.conversation_id == conversation_id
+        )
+        return int((await self._execute(tenant_id, q)).scalar_one())
+
     async def move(
         self,
         tenant_id: uuid.UUID,
@@ -375,7 +403,7 @@ class SqlaTemplateStore(SqlaStore):
         return await self._all(tenant_id, q)
 
 
-class SqlaOutboxStore(SqlaStore):
+class SqlaOutboxStore(SqlaJobBoard):
     """Jobs are only ever appended inside a transaction and nothing reads them back in it,
     so they are kept here and written at commit, one multi-row INSERT per tenant
     (``flush``): two or three round trips less per inbound message. A failure then

@@ -220,6 +220,13 @@ outbox = sa.Table(
         postgresql_where=sa.text("state IN ('pending', 'running')"),
     ),
     sa.Index("ix_outbox_state", "state", sa.text("created_at DESC")),
+    # A tenant's open jobs for the job monitor (migration 0013).
+    sa.Index(
+        "ix_outbox_tenant_open",
+        "tenant_id",
+        sa.text("created_at DESC"),
+        postgresql_where=sa.text("state <> 'done'"),
+    ),
 )
 
 audit_log = sa.Table(
@@ -441,4 +448,24 @@ invitations = sa.Table(
     _at("accepted_at", nullable=True),
     _at("revoked_at", nullable=True),
     sa.Index("ix_invitations_tenant", "tenant_id", "created_at"),
+)
+
+
+# Files messages carry (migration 0012): the blob's key and digest, and Meta's media id
+# once an outbound file was uploaded for sending. Under row-level security.
+media_objects = sa.Table(
+    "media_objects",
+    metadata,
+    _id(),
+    _tenant(),
+    sa.Column("direction", sa.Text, nullable=False),
+    sa.Column("mime_type", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("blob_key", sa.Text, nullable=False),
+    sa.Column("filename", sa.Text),
+    sa.Column("meta_media_id", sa.Text),
+    _at("created_at"),
+    sa.CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),
+    sa.Index("ix_media_objects_tenant", "tenant_id", "created_at"),
 )

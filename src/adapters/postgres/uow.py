@@ -26,6 +26,7 @@ from adapters.postgres.automation import (
     SqlaSubscriptionStore,
 )
 from adapters.postgres.engine import translated_errors
+from adapters.postgres.media import SqlaMediaObjectStore
 from adapters.postgres.scope import TenantScope
 from adapters.postgres.stores import (
     SqlaAuditStore,
@@ -72,6 +73,7 @@ class SqlaUnitOfWork:
         self.notes = SqlaNoteStore(conn, scope)
         self.refresh_tokens = SqlaRefreshTokenStore(conn, scope)
         self.invitations = SqlaInvitationStore(conn, scope)
+        self.media_objects = SqlaMediaObjectStore(conn, scope)
         self.knowledge = SqlaKnowledgeStore(conn, scope)
         self.embeddings = SqlaEmbeddingStore(conn, scope)
         self.ai_usage = SqlaAiUsageStore(conn, scope)

@@ -7,20 +7,28 @@ Every failure a user can cause ends as ``wa: error: <one line>`` and exit code 2
 from __future__ import annotations
 
 import asyncio
-import errno
 import signal
-import socket
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated
 
 import typer
 
 from entrypoints.bootstrap import Runtime, StartupError, build_runtime
-from entrypoints.settings import Settings, SettingsError, load_settings
-from whatsapp_core.errors import DomainError
+from entrypoints.cli.admin import apikey_app, export_app, user_app
+from entrypoints.cli.common import (
+    JsonOpt,
+    ProfileOpt,
+    ensure_port_free,
+    fail,
+    print_json,
+    run_with_runtime,
+    settings_or_exit,
+)
+from entrypoints.cli.simulate import simulate_app, simulator
+from entrypoints.settings import Settings
+from whatsapp_core.domain.tenants import Tenant
 
-T = TypeVar("T")
+__all__ = ["app", "fail", "main", "run_with_runtime", "settings_or_exit"]
 
 app = typer.Typer(
     name="wa", help="WhatsApp Business team inbox.", no_args_is_help=True, add_completion=True
@@ -29,50 +37,10 @@ migrate_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help
 tenant_app = typer.Typer(help="Tenants: one WhatsApp Business Account each.", no_args_is_help=True)
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(tenant_app, name="tenant")
-
-ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", help="memory | embedded | production (WA_PROFILE)")
-]
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"wa: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    try:
-        return load_settings(overrides=overrides)
-    except SettingsError as exc:
-        fail(str(exc), 2)
-
-
-def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    async def main() -> T:
-        runtime = build_runtime(settings)
-        await runtime.start()
-        try:
-            return await work(runtime)
-        finally:
-            await runtime.stop()
-
-    try:
-        return asyncio.run(main())
-    except StartupError as exc:
-        fail(str(exc))
-    except DomainError as exc:
-        fail(str(exc))
-
-
-def ensure_port_free(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc})"
-            fail(f"port {port} on {host} {reason} (set WA_PORT or pass --port)")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(export_app, name="export")
+app.add_typer(simulate_app, name="simulate")
 
 
 @app.command()
@@ -201,6 +169,9 @@ def demo(
     run_with_runtime(settings, work)
 
 
+app.command("simulator")(simulator)
+
+
 @migrate_app.command("upgrade")
 def migrate_upgrade(
     revision: Annotated[str, typer.Argument()] = "head", profile: ProfileOpt = None
@@ -282,14 +253,15 @@ def tenant_create(
     waba_id: Annotated[str | None, typer.Option(help="WhatsApp Business Account id")] = None,
     phone_number_id: Annotated[str | None, typer.Option(help="Meta phone number id")] = None,
     profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create a tenant."""
     from whatsapp_core.services.tenants import create_tenant
 
     settings = settings_or_exit(profile=profile)
 
-    async def work(runtime: Runtime) -> str:
-        tenant = await create_tenant(
+    async def work(runtime: Runtime) -> Tenant:
+        return await create_tenant(
             runtime.uow,
             runtime.ids,
             slug=slug,
@@ -297,25 +269,40 @@ def tenant_create(
             waba_id=waba_id,
             phone_number_id=phone_number_id,
         )
-        return f"tenant {tenant.slug} created (id {tenant.id})"
 
-    typer.echo(run_with_runtime(settings, work))
+    tenant = run_with_runtime(settings, work)
+    if as_json:
+        print_json(_tenant_json(tenant))
+    else:
+        typer.echo(f"tenant {tenant.slug} created (id {tenant.id})")
 
 
 @tenant_app.command("list")
-def tenant_list(profile: ProfileOpt = None) -> None:
-    """List tenants."""
+def tenant_list(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
+    """List tenants (slug, name, phone number id, id)."""
     settings = settings_or_exit(profile=profile)
 
-    async def work(runtime: Runtime) -> list[str]:
+    async def work(runtime: Runtime) -> list[Tenant]:
         async with runtime.uow() as uow:
-            return [
-                f"{t.slug}\t{t.name}\t{t.phone_number_id or '-'}\t{t.id}"
-                for t in await uow.tenants.list()
-            ]
+            return await uow.tenants.list()
 
-    for line in run_with_runtime(settings, work):
-        typer.echo(line)
+    tenants = run_with_runtime(settings, work)
+    if as_json:
+        print_json([_tenant_json(t) for t in tenants])
+        return
+    for t in tenants:
+        typer.echo(f"{t.slug}\t{t.name}\t{t.phone_number_id or '-'}\t{t.id}")
+
+
+def _tenant_json(tenant: Tenant) -> dict[str, object]:
+    return {
+        "id": str(tenant.id),
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "waba_id": tenant.waba_id,
+        "phone_number_id": tenant.phone_number_id,
+        "display_phone_number": tenant.display_phone_number,
+    }
 
 
 @tenant_app.command("reseal")
@@ -335,7 +322,21 @@ def tenant_reseal(profile: ProfileOpt = None) -> None:
 
 
 def main() -> None:
+    """``wa``: usage errors (a missing option, a bad choice) become one line too."""
+    command = typer.main.get_command(app)
     try:
-        app()
+        code = command.main(standalone_mode=False)
+    except typer.TyperException as exc:  # click's usage errors, as typer vendors them
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was shown
+            sys.exit(2)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = exc.format_message().replace("Value error, ", "")
+        typer.echo(f"wa: error: {message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("wa: error: aborted", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -24,8 +24,10 @@ from entrypoints.http.routes_ai import AI_CONTROLLERS
 from entrypoints.http.routes_auth import AuthController
 from entrypoints.http.routes_automation import AUTOMATION_CONTROLLERS
 from entrypoints.http.routes_contacts import ContactController
+from entrypoints.http.routes_exports import ExportController
 from entrypoints.http.routes_inbox import InboxController
-from entrypoints.http.routes_media import MediaController
+from entrypoints.http.routes_jobs import JobController
+from entrypoints.http.routes_media import ConversationMediaController, MediaController
 from entrypoints.http.routes_tenant import InvitationController, TenantController
 from entrypoints.http.webhooks import WhatsAppWebhookController
 
@@ -64,11 +66,14 @@ def create_app(runtime: Runtime) -> Litestar:
             AuthController,
             InboxController,
             MediaController,
+            ConversationMediaController,
             TemplateController,
             AdminController,
             ContactController,
             TenantController,
             InvitationController,
+            JobController,
+            ExportController,
             *AUTOMATION_CONTROLLERS,
             *AI_CONTROLLERS,
             inbox_events,
@@ -78,7 +83,7 @@ def create_app(runtime: Runtime) -> Litestar:
             "principal": Provide(provide_principal),
         },
         template_config=template_config(),
-        middleware=[request_context(metrics)],
+        middleware=[request_context(metrics, hsts=runtime.settings.profile == "production")],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

@@ -189,6 +189,13 @@ async def settings_page(
     return await _page(request, runtime, "settings", "Settings")
 
 
+@get("/jobs", include_in_schema=False)
+async def jobs_page(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Template | Redirect:
+    return await _page(request, runtime, "jobs", "Jobs")
+
+
 def page_handlers() -> list[Router]:
     """Fresh routers for one app (a Router must not be shared between two apps)."""
     pages = Router(
@@ -201,6 +208,7 @@ def page_handlers() -> list[Router]:
             contacts_page,
             templates_page,
             settings_page,
+            jobs_page,
         ],
         after_request=security_headers,
         include_in_schema=False,

@@ -138,23 +138,19 @@ class ContactController(Controller):
             raise InvalidInput("the CSV file is larger than 10 MB", field="file")
         return await contacts.import_contacts(runtime.services, principal, read_csv(body))
 
-    @get("/export", summary="All contacts as CSV")
+    @get("/export", summary="All contacts as CSV (manager+, audited; big books: POST /api/exports)")
     async def export_csv(
         self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
     ) -> Response[bytes]:
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["name", "phone", "bsuid", "username", "tags", "opted_in"])
-        offset = 0
-        while page := await contacts.list_contacts(
-            runtime.services, principal, limit=500, offset=offset
-        ):
+        async for page in contacts.export_pages(runtime.services, principal):
             for c in page:
                 writer.writerow(
                     [c.name or "", c.wa_id or "", c.bsuid or "", c.username or "",
                      ";".join(c.tags), "yes" if c.opted_in else "no"]
                 )  # fmt: skip
-            offset += len(page)
         return Response(
             out.getvalue().encode(),
             media_type="text/csv",

@@ -1,25 +1,31 @@
-"""A message's stored media, for the signed-in inbox: a redirect to a short-lived
+"""Media in the inbox. Reading: a message's stored media, a redirect to a short-lived
 presigned URL when the store gives one (S3), else the bytes streamed from the store
-(local folder, memory), never loaded whole."""
+(local folder, memory), never loaded whole. Sending: an agent's file, the request body
+streamed into the store (never loaded whole either) and queued like a reply."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream
 
 from entrypoints.bootstrap import Runtime
+from entrypoints.http.schemas import MessageOut
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.errors import NotFound, StorageError
+from whatsapp_core.media import MEDIA_RULES, BlobStore
 from whatsapp_core.services.media import message_media
+from whatsapp_core.services.outbound_media import send_media
 
 # Shown in the page (<img>, <audio>, <video>); everything else is a download.
 _INLINE_PREFIXES = ("image/jpeg", "image/png", "image/webp", "audio/", "video/")
+# The biggest file Meta takes (a document); each kind's own limit is the core's to check.
+MAX_UPLOAD_BYTES = max(rule.max_bytes for rule in MEDIA_RULES.values())
 
 
 def disposition(filename: str, *, inline: bool) -> str:
@@ -42,9 +48,7 @@ class MediaController(Controller):
         principal: NamedDependency[Principal],
         runtime: NamedDependency[Runtime],
     ) -> Response[Any]:
-        blobs = runtime.blobs
-        if blobs is None:
-            raise StorageError("file storage is not ready")
+        blobs = _blobs(runtime)
         found = await message_media(runtime.services, blobs, principal, message_id)
         private = {"Cache-Control": "private, no-store"}
         if found.url is not None:
@@ -63,3 +67,46 @@ class MediaController(Controller):
             "Content-Security-Policy": "default-src 'none'; sandbox",
         }
         return Stream(blobs.open(found.key), media_type=mime, headers=headers)
+
+
+class ConversationMediaController(Controller):
+    path = "/api/conversations"
+    tags = ("media",)
+
+    @post(
+        "/{conversation_id:uuid}/media",
+        status_code=202,
+        request_max_body_size=MAX_UPLOAD_BYTES,
+        summary="Send a file (the raw body, typed by Content-Type; 24 h window)",
+        description=(
+            "The body is the file itself, its Content-Type the file's type (an image, "
+            "video, audio or document type WhatsApp accepts). Name it with ?filename= or "
+            "an X-Filename header (percent-encoded); ?caption= for images, videos and "
+            "documents. A Content-Length over the type's limit is refused before the body "
+            "is read (422); a body sent without one is cut off as soon as it passes the "
+            "limit (422, or 413 past 100 MB)."
+        ),
+    )
+    async def send(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+        filename: FromQuery[str | None] = None,
+        caption: FromQuery[str | None] = None,
+    ) -> MessageOut:
+        message = await send_media(
+            runtime.services, _blobs(runtime), principal, conversation_id,
+            mime=request.headers.get("content-type", ""), data=request.stream(),
+            size=request.content_length,
+            filename=filename or unquote(request.headers.get("x-filename", "")) or None,
+            caption=caption,
+        )  # fmt: skip
+        return MessageOut.of(message)
+
+
+def _blobs(runtime: Runtime) -> BlobStore:
+    if runtime.blobs is None:
+        raise StorageError("file storage is not ready")
+    return runtime.blobs

@@ -7,7 +7,7 @@ at the moment of the send call, with the tenant already loaded by the use case.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
@@ -23,6 +23,7 @@ from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import InvalidInput
 from whatsapp_core.jobs import (
     AI_CLASSIFY,
+    EXPORT_BUILD,
     MEDIA_FETCH,
     MSG_SEND,
     N8N_TRIGGER,
@@ -38,6 +39,7 @@ from whatsapp_core.ports import WhatsAppGateway
 from whatsapp_core.services.ai import classify_message
 from whatsapp_core.services.automation import deliver_event, fan_out
 from whatsapp_core.services.context import Services
+from whatsapp_core.services.exports import build_export
 from whatsapp_core.services.media import fetch_inbound_media
 from whatsapp_core.services.outbound import deliver_message
 from whatsapp_core.services.templates import sync_templates_as_system
@@ -72,6 +74,19 @@ class PacedGateway:
     async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
         return await self._gateway.list_templates(tenant)
 
+    async def upload_media(
+        self,
+        tenant: Tenant,
+        data: AsyncIterable[bytes],
+        *,
+        mime_type: str,
+        size: int,
+        filename: str | None = None,
+    ) -> str:
+        return await self._gateway.upload_media(
+            tenant, data, mime_type=mime_type, size=size, filename=filename
+        )
+
 
 def decode_payload(job: JobRecord, shape: type[T]) -> T:
     """A payload that does not decode can never succeed: ``InvalidInput`` (dead letter)."""
@@ -81,10 +96,16 @@ def decode_payload(job: JobRecord, shape: type[T]) -> T:
         raise InvalidInput(f"bad {job.kind} payload: {exc}", field="payload") from exc
 
 
-def message_send(services: ServicesFactory, gateway: WhatsAppGateway) -> JobHandler:
+def message_send(
+    services: ServicesFactory, gateway: WhatsAppGateway, blobs: BlobStore | None = None
+) -> JobHandler:
+    """``blobs`` holds the files of media messages (uploaded to Meta before the send)."""
+
     async def handle(job: JobRecord) -> str:
         payload = decode_payload(job, MessageSendPayload)
-        return await deliver_message(services(), gateway, job.tenant_id, payload.message_id)
+        return await deliver_message(
+            services(), gateway, job.tenant_id, payload.message_id, blobs=blobs
+        )
 
     return handle
 
@@ -172,6 +193,15 @@ def ai_classify(services: ServicesFactory, ai: AiProviders) -> JobHandler:
     return handle
 
 
+def export_build(services: ServicesFactory, blobs: BlobStore) -> JobHandler:
+    """``export.build``: stream a contact list or a transcript into the blob store."""
+
+    async def handle(job: JobRecord) -> str:
+        return await build_export(services(), blobs, job)
+
+    return handle
+
+
 def default_handlers(
     services: ServicesFactory,
     gateway: WhatsAppGateway,
@@ -183,7 +213,7 @@ def default_handlers(
 ) -> dict[str, JobHandler]:
     """Kinds with a handler today. The other known kinds are recorded as not run.
     ``media.fetch`` needs a blob store and a gateway that serves media."""
-    handlers = {MSG_SEND: message_send(services, PacedGateway(gateway, limiter))}
+    handlers = {MSG_SEND: message_send(services, PacedGateway(gateway, limiter), blobs)}
     handlers[N8N_TRIGGER] = n8n_trigger(services)
     handlers[TEMPLATE_SYNC] = template_sync(services, gateway)
     handlers[AI_CLASSIFY] = ai_classify(services, build_ai())  # offline; build_worker: runtime.ai
@@ -192,4 +222,6 @@ def default_handlers(
     )
     if blobs is not None and isinstance(gateway, MediaFetcher):
         handlers[MEDIA_FETCH] = media_fetch(services, gateway, blobs, max_attempts=max_attempts)
+    if blobs is not None:
+        handlers[EXPORT_BUILD] = export_build(services, blobs)
     return handlers

@@ -38,6 +38,7 @@ class Action(enum.StrEnum):
     CONVERSATION_ASSIGN_SELF = "conversation.assign_self"
     CONVERSATION_ASSIGN_OTHERS = "conversation.assign_others"
     CONVERSATION_RESOLVE = "conversation.resolve"
+    CONVERSATION_EXPORT = "conversation.export"
     NOTE_WRITE = "note.write"
     LABEL_MANAGE = "label.manage"
     CONTACT_READ = "contact.read"
@@ -45,6 +46,7 @@ class Action(enum.StrEnum):
     CONTACT_IMPORT = "contact.import"
     CONTACT_DELETE = "contact.delete"
     CONTACT_MERGE = "contact.merge"
+    CONTACT_EXPORT = "contact.export"
     TEMPLATE_READ = "template.read"
     TEMPLATE_MANAGE = "template.manage"
     TEMPLATE_SEND = "template.send"
@@ -69,12 +71,14 @@ MUTATIONS: frozenset[Action] = frozenset(
         Action.CONVERSATION_ASSIGN_SELF,
         Action.CONVERSATION_ASSIGN_OTHERS,
         Action.CONVERSATION_RESOLVE,
+        Action.CONVERSATION_EXPORT,
         Action.NOTE_WRITE,
         Action.LABEL_MANAGE,
         Action.CONTACT_WRITE,
         Action.CONTACT_IMPORT,
         Action.CONTACT_DELETE,
         Action.CONTACT_MERGE,
+        Action.CONTACT_EXPORT,
         Action.TEMPLATE_MANAGE,
         Action.TEMPLATE_SEND,
         Action.USER_MANAGE,
@@ -93,6 +97,7 @@ _AGENT = _VIEWER | {
     Action.CONVERSATION_REPLY,
     Action.CONVERSATION_ASSIGN_SELF,
     Action.CONVERSATION_RESOLVE,
+    Action.CONVERSATION_EXPORT,  # a transcript of a conversation the agent can read
     Action.NOTE_WRITE,
     Action.CONTACT_WRITE,
     Action.TEMPLATE_SEND,
@@ -102,6 +107,7 @@ _MANAGER = _AGENT | {
     Action.CONTACT_IMPORT,
     Action.CONTACT_MERGE,
     Action.CONTACT_DELETE,
+    Action.CONTACT_EXPORT,  # the whole address book leaves the product
     Action.CONVERSATION_ASSIGN_OTHERS,
     Action.LABEL_MANAGE,
     Action.REPORT_READ,

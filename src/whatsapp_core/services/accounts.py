@@ -153,6 +153,21 @@ async def change_password(
         await uow.commit()
 
 
+async def reset_password(
+    svc: Services, hasher: PasswordHasher, principal: Principal, user_id: uuid.UUID, new: str
+) -> User:
+    """An administrator sets a teammate's password (no current password needed)."""
+    authorize(principal, Action.USER_MANAGE)
+    password_hash = hasher.hash(validate_password(new))
+    async with svc.uow() as uow:
+        user = await uow.users.get(principal.tenant_id, user_id)
+        updated = replace(user, password_hash=password_hash)
+        await uow.users.update(updated)
+        await svc.audit(uow, principal, "user.reset_password", "user", user.id)
+        await uow.commit()
+    return updated
+
+
 def _digest(secret: str) -> str:
     # API keys carry 256 bits of randomness, so a fast hash is safe (no guessing to slow).
     return hashlib.sha256(secret.encode()).hexdigest()

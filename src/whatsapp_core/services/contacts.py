@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import msgspec
 from msgspec.structs import replace
@@ -65,6 +65,27 @@ async def list_contacts(
         return await uow.contacts.search(
             principal.tenant_id, query, limit=max(1, min(limit, 500)), offset=max(0, offset)
         )
+
+
+async def export_pages(
+    svc: Services, principal: Principal, *, page_size: int = 500
+) -> AsyncIterator[list[Contact]]:
+    """The whole address book, a page at a time, for a download (manager+: it leaves
+    the product); audited once, before the first page."""
+    authorize(principal, Action.CONTACT_EXPORT)
+    async with svc.uow() as uow:
+        await svc.audit(uow, principal, "contact.export", "contact", "all", after={"sync": True})
+        await uow.commit()
+    offset = 0
+    while True:
+        async with svc.uow() as uow:
+            page = await uow.contacts.search(
+                principal.tenant_id, "", limit=page_size, offset=offset
+            )
+        if not page:
+            return
+        yield page
+        offset += len(page)
 
 
 async def create_contact(svc: Services, principal: Principal, fields: ContactFields) -> Contact:

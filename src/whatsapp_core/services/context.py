@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,10 +57,12 @@ class Services:
         kind: str,
         payload: dict[str, Any],
         correlation_id: str | None = None,
-    ) -> None:
+    ) -> uuid.UUID:
+        """Write a job in ``uow``'s transaction; its id (to follow it in the monitor)."""
+        job_id = self.ids.new_id()
         await uow.outbox.add(
             OutboxJob(
-                id=self.ids.new_id(),
+                id=job_id,
                 tenant_id=tenant_id,
                 kind=kind,
                 payload=payload,
@@ -67,6 +70,7 @@ class Services:
                 correlation_id=correlation_id or CURRENT_CORRELATION_ID.get(),
             )
         )
+        return job_id
 
     async def audit(
         self,

@@ -13,6 +13,7 @@ from whatsapp_core.domain.identity import CustomerIdentity
 from whatsapp_core.domain.model import Conversation, Direction, DomainEvent, Message, Principal
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient
 from whatsapp_core.errors import DeliveryError, InvalidInput, NotFound, PolicyViolation
+from whatsapp_core.media import BlobStore
 from whatsapp_core.policies.access import Action
 from whatsapp_core.policies.meta_errors import Remedy, remedy_for
 from whatsapp_core.policies.status import MessageStatus
@@ -23,6 +24,7 @@ from whatsapp_core.services.authz import authorize
 from whatsapp_core.services.contacts_identity import resolve_contact
 from whatsapp_core.services.context import Services
 from whatsapp_core.services.inbound import apply_status
+from whatsapp_core.services.media_delivery import media_object_id, outgoing_media
 
 MAX_TEXT = 4096  # Meta's limit for a text body
 
@@ -248,11 +250,17 @@ class DeliveryOutcome:
 
 
 async def deliver_message(
-    svc: Services, gateway: WhatsAppGateway, tenant_id: uuid.UUID, message_id: uuid.UUID
+    svc: Services,
+    gateway: WhatsAppGateway,
+    tenant_id: uuid.UUID,
+    message_id: uuid.UUID,
+    *,
+    blobs: BlobStore | None = None,
 ) -> str:
     """The ``msg.send`` job. Idempotent: a message that already has a wamid or a final
     state is never sent twice. Retryable errors propagate (``DeliveryError``) for the
-    worker's backoff; permanent ones mark the message failed with Meta's code."""
+    worker's backoff; permanent ones mark the message failed with Meta's code. A file
+    is uploaded from ``blobs`` to Meta first (once: ``services.media_delivery``)."""
     async with svc.uow() as uow:
         message = await uow.messages.get(tenant_id, message_id)
         if message.wamid is not None or message.status is MessageStatus.FAILED:
@@ -261,11 +269,19 @@ async def deliver_message(
         contact = await uow.contacts.get(tenant_id, message.contact_id)
     recipient = Recipient(wa_id=contact.wa_id, bsuid=contact.bsuid)
     try:
-        receipt = await gateway.send(tenant, recipient, _to_outgoing(message))
+        outgoing = (
+            await outgoing_media(svc, gateway, blobs, tenant, message)
+            if media_object_id(message) is not None
+            else _to_outgoing(message)
+        )
+        receipt = await gateway.send(tenant, recipient, outgoing)
     except DeliveryError as exc:
         if remedy_for(exc.meta_code, exc.http_status) in (Remedy.RETRY, Remedy.RETRY_RECIPIENT):
             raise
         await _mark_failed(svc, tenant_id, message_id, exc)
+        return DeliveryOutcome.FAILED
+    except NotFound as exc:  # the file to send is gone: it never can be sent
+        await _mark_failed(svc, tenant_id, message_id, DeliveryError(exc.message))
         return DeliveryOutcome.FAILED
     await _record_wamid(svc, tenant_id, message_id, receipt.wamid, receipt.held_for_quality)
     return DeliveryOutcome.SENT

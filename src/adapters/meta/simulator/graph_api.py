@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -11,11 +12,12 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, Router, get, post
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from adapters.meta.simulator.runtime import Simulator
 from adapters.meta.simulator.sending import accept_send, send_problem
-from adapters.meta.simulator.state import SimTemplate
+from adapters.meta.simulator.state import MediaItem, SimTemplate
 from adapters.meta.simulator.wire import (
     NUMERIC_ID,
     TEMPLATE_NAME,
@@ -26,6 +28,7 @@ from adapters.meta.simulator.wire import (
     json_response,
     meta_error,
 )
+from whatsapp_core.media import MEDIA_RULES
 from whatsapp_core.policies.template_content import placeholders
 
 CATEGORIES = frozenset({"MARKETING", "UTILITY", "AUTHENTICATION"})
@@ -41,6 +44,27 @@ _NO_OBJECT = (
     "Unsupported {verb} request. Object with ID '{id}' does not exist, cannot be loaded due "
     "to missing permissions, or does not support this operation."
 )
+
+
+UPLOAD_MAX_BYTES = 110 * 1024 * 1024
+# Meta's upload limits per type (the same table the product enforces before sending).
+_UPLOAD_LIMITS = {mime: rule.max_bytes for rule in MEDIA_RULES.values() for mime in rule.mime_types}
+
+
+def _upload_problem(form: Mapping[str, Any]) -> tuple[str, int] | str:
+    """(mime type, the limit) of an upload, or why Meta would refuse it (code 100)."""
+    if form.get("messaging_product") != "whatsapp":
+        return "The parameter messaging_product is required and must be 'whatsapp'."
+    if not isinstance(form.get("file"), UploadFile):
+        return "The parameter file is required."
+    mime = str(form.get("type") or "").split(";")[0].strip().lower()
+    if not mime:
+        return "The parameter type is required."
+    limit = _UPLOAD_LIMITS.get(mime)
+    if limit is None:
+        accepted = ", ".join(sorted(_UPLOAD_LIMITS))
+        return f"Param file must be a file with one of the following types: {accepted}"
+    return mime, limit
 
 
 def _no_object(verb: str, object_id: str) -> Response[bytes]:
@@ -241,6 +265,38 @@ def graph_api_router(sim: Simulator) -> Router:
                 )
         return json_response(answer)
 
+    @post(
+        "/{version:str}/{phone_number_id:str}/media",
+        status_code=200,
+        request_max_body_size=UPLOAD_MAX_BYTES,
+    )
+    async def upload_media(
+        version: FromPath[str], phone_number_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        refused = _guard(sim, request, version) or _injected_failure(sim)
+        if refused is not None:
+            return refused
+        if not NUMERIC_ID.fullmatch(phone_number_id):
+            return _no_object("post", phone_number_id)
+        form = await request.form()
+        checked = _upload_problem(form)
+        if isinstance(checked, str):
+            return meta_error(100, checked)
+        mime, limit = checked
+        upload: UploadFile = form["file"]
+        data = await upload.read()
+        if not data or len(data) > limit:
+            size = "empty" if not data else f"{len(data)} bytes, over the {limit} allowed"
+            return meta_error(131053, f"{mime} file is {size}", message="Media upload error")
+        item = MediaItem(
+            id=state.new_numeric_id(2_100_000_000_000_000),
+            data=data,
+            mime_type=mime,
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        state.media[item.id] = item
+        return json_response({"id": item.id})
+
     @get("/{version:str}/{media_id:str}")
     async def media_info(
         version: FromPath[str], media_id: FromPath[str], request: Request[Any, Any, Any]
@@ -281,6 +337,13 @@ def graph_api_router(sim: Simulator) -> Router:
 
     return Router(
         path="/",
-        route_handlers=[messages, create_template, list_templates, media_info, media_download],
+        route_handlers=[
+            messages,
+            create_template,
+            list_templates,
+            upload_media,
+            media_info,
+            media_download,
+        ],
         after_request=answer_late,
     )

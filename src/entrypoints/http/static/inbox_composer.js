@@ -3,6 +3,10 @@ import { api, can, fmtFull, h, icon, timeLeft, toast } from "./api.js";
 import { checkParam, filled, paramsFor, placeholders } from "./tpl.js";
 
 const SEND = ["M4 12 20 4l-4 16-4-7z", "M12 13l8-9"];
+const CLIP = "M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.5 3.5 0 0 1 5 5l-8.6 8.6a2 2 0 0 1-2.8-2.8l7.9-7.9";
+// What WhatsApp lets a business send; the server checks the type and size again.
+const ACCEPT = "image/jpeg,image/png,video/mp4,video/3gpp,audio/aac,audio/amr,audio/mpeg,audio/mp4,audio/ogg,"
+  + "application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.ppt,.pptx";
 const drafts = new Map();
 let approved = null; // cached approved templates; dropped on a template.status event
 
@@ -62,6 +66,42 @@ function openComposer(box, conv, onSent) {
       input.focus();
     }
   }
+  const picker = h("input#attach-input", { type: "file", accept: ACCEPT, hidden: true });
+  const attach = h("button.icon.attach#attach-button", {
+    type: "button", title: "Send a file (the typed text becomes its caption)", "aria-label": "Send a file",
+  },
+    icon(CLIP, { size: 20, width: 1.8 }));
+  // The file is the request body (streamed by the browser); typed text becomes its caption.
+  async function sendFile(file) {
+    const caption = file.type.startsWith("audio/") ? "" : input.value.trim();
+    const query = new URLSearchParams({ filename: file.name });
+    if (caption) query.set("caption", caption);
+    attach.disabled = true;
+    attach.classList.add("busy");
+    try {
+      const message = await api(`/api/conversations/${conv.id}/media?${query}`, {
+        method: "POST", raw: file, contentType: file.type || "application/octet-stream",
+      });
+      if (caption) {
+        input.value = "";
+        drafts.delete(conv.id);
+        grow();
+      }
+      onSent(message);
+    } catch (err) {
+      toast(err.message, "error");
+      if (err.status === 409) onSent(null);
+    } finally {
+      attach.disabled = false;
+      attach.classList.remove("busy");
+    }
+  }
+  attach.addEventListener("click", () => picker.click());
+  picker.addEventListener("change", () => {
+    const file = picker.files[0];
+    picker.value = "";
+    if (file && !attach.disabled) sendFile(file);
+  });
   input.addEventListener("input", () => {
     drafts.set(conv.id, input.value);
     grow();
@@ -85,7 +125,7 @@ function openComposer(box, conv, onSent) {
   box.replaceChildren(
     // Reserved for AI reply suggestions (POST /api/conversations/{id}/suggest).
     h("div.slot-suggest#suggest-slot"),
-    h("div.input-row", input, send),
+    h("div.input-row", attach, picker, input, send),
     h("div.hint-row", h("span", "Enter to send · Shift+Enter for a new line"), left),
   );
   requestAnimationFrame(() => {

@@ -36,15 +36,32 @@ const PERSON = ["M12 12a4 4 0 1 0-.01 0", "M4 21a8 8 0 0 1 16 0"];
 const CART = ["M3 4h2l2.5 11h11L21 7H6.2", "M9 20h.01", "M18 20h.01"];
 const REPLY = ["M10 8 5 12l5 4", "M5 12h9a6 6 0 0 1 6 6"];
 
-function mediaBlock(type, media) {
+function fmtSize(n) {
+  if (n >= 1048576) return `${(n / 1048576).toFixed(1)} MB`;
+  return n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`;
+}
+
+/** A media message's file: a link to the stored copy (a picture shows inline), or why there is none yet. */
+function mediaBlock(m) {
+  const type = m.type;
+  const media = m.content?.[type] || {};
+  const stored = m.content?.media || {};
   const [kind, paths] = MEDIA[type];
   const voice = type === "audio" && media.voice;
-  const name = type === "document" ? media.filename || "Document" : voice ? "Voice message" : kind;
+  const name = type === "document" ? media.filename || stored.filename || "Document" : voice ? "Voice message" : kind;
   const big = type === "image" || type === "video" || type === "sticker";
-  return h(`div.media${big ? ".photo" : ""}`, { dataset: { mediaId: media.id || "" } },
-    h("span.icon", icon(paths, { size: big ? 34 : 24, width: 1.6 })),
-    h("div", h("div.kind", name),
-      h("div.small.faint", [media.mime_type, "preview not available yet"].filter(Boolean).join(" · "))));
+  const ready = stored.state === "available";
+  const url = `/api/messages/${m.id}/media`;
+  const note = ready ? [media.mime_type || stored.mime_type, stored.size ? fmtSize(stored.size) : null]
+    : stored.state === "unavailable" ? [`not available: ${stored.reason || "unknown reason"}`]
+      : [media.mime_type, "preview not available yet"];
+  const visual = ready && (type === "image" || type === "sticker")
+    ? h("img.thumb", { src: url, alt: name, loading: "lazy" })
+    : h("span.icon", icon(paths, { size: big ? 34 : 24, width: 1.6 }));
+  return h(`${ready ? "a" : "div"}.media${big ? ".photo" : ""}`, {
+    dataset: { mediaId: media.id || "" },
+    href: ready ? url : null, target: ready ? "_blank" : null, rel: ready ? "noopener" : null,
+  }, visual, h("div", h("div.kind", name), h("div.small.faint", note.filter(Boolean).join(" · "))));
 }
 
 function label(paths, text) {
@@ -60,7 +77,7 @@ function content(m) {
     case "text":
       return [h("div.text", m.text || "")];
     case "image": case "video": case "audio": case "sticker": case "document":
-      return [mediaBlock(m.type, part), caption];
+      return [mediaBlock(m), caption];
     case "location": {
       const where = [part.name, part.address].filter(Boolean).join(" · ") || "Shared location";
       const href = `https://www.google.com/maps/search/?api=1&query=${part.latitude},${part.longitude}`;

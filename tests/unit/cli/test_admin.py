@@ -1,0 +1,301 @@
+"""`wa tenant|user|apikey|export` on the memory profile. Each command builds its own
+runtime; here they all share one memory database so one command sees another's work."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.memory.basics import SystemClock, UuidGenerator
+from adapters.memory.uow import MemoryUnitOfWorkFactory
+from adapters.security.passwords import Argon2PasswordHasher
+from entrypoints import bootstrap
+from entrypoints.cli import common
+from entrypoints.cli.main import app, main
+from entrypoints.settings import Settings
+from whatsapp_core.domain.model import Contact
+from whatsapp_core.errors import Unauthenticated
+from whatsapp_core.services import accounts
+from whatsapp_core.services.context import Services
+
+pytestmark = pytest.mark.unit
+
+runner = CliRunner()
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def db(monkeypatch: pytest.MonkeyPatch) -> MemoryUnitOfWorkFactory:
+    shared = MemoryUnitOfWorkFactory()
+
+    def build(settings: Settings) -> bootstrap.Runtime:
+        runtime = bootstrap.build_runtime(settings)
+        runtime._uow = shared
+        runtime.hasher = Argon2PasswordHasher(time_cost=1, memory_cost=1024)
+        return runtime
+
+    for name in [n for n in os.environ if n.startswith("WA_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WA_PROFILE", "memory")
+    monkeypatch.setattr(common, "build_runtime", build)
+    return shared
+
+
+def wa(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), input=input)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def wa_json(*args: str, input: str | None = None) -> Any:
+    code, out, err = wa(*args, "--json", input=input)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def svc(db: MemoryUnitOfWorkFactory) -> Services:
+    return Services(uow=db, clock=SystemClock(), ids=UuidGenerator())
+
+
+def audit(db: MemoryUnitOfWorkFactory) -> list[Any]:
+    async def read() -> list[Any]:
+        async with db() as uow:
+            tenants = await uow.tenants.list()
+            return [e for t in tenants for e in await uow.audit.list(t.id)]
+
+    return run(read())
+
+
+@pytest.fixture
+def acme(db: MemoryUnitOfWorkFactory) -> dict[str, Any]:
+    tenant: dict[str, Any] = wa_json("tenant", "create", "--slug", "acme")
+    return tenant
+
+
+def test_tenant_create_and_list_as_json(acme: dict[str, Any]) -> None:
+    assert acme["slug"] == "acme"
+    listed = wa_json("tenant", "list")
+    assert [t["slug"] for t in listed] == ["acme"]
+    assert listed[0]["id"] == acme["id"]
+    code, out, _ = wa("tenant", "list")
+    assert code == 0
+    assert out.startswith("acme\tacme\t-\t")
+
+
+def test_user_create_acts_as_the_tenants_administrator_and_is_audited(
+    db: MemoryUnitOfWorkFactory, acme: dict[str, Any]
+) -> None:
+    user = wa_json(
+        "user", "create", "--tenant", "acme", "--email", "Ann@Acme.test", "--name", "Ann",
+        "--role", "manager", "--password", PASSWORD,
+    )  # fmt: skip
+    assert user["email"] == "ann@acme.test"
+    assert user["role"] == "manager"
+    assert user["tenant"] == "acme"
+    signed_in = run(
+        accounts.authenticate(svc(db), Argon2PasswordHasher(), "ann@acme.test", PASSWORD)
+    )
+    assert str(signed_in.id) == user["id"]
+    (entry,) = [e for e in audit(db) if e.action == "user.create"]
+    assert entry.actor == "system"
+    assert entry.after == {"email": "ann@acme.test", "role": "manager"}
+    assert (entry.correlation_id or "").startswith("cli-user-create-")
+
+
+def test_user_create_reads_a_piped_password(
+    db: MemoryUnitOfWorkFactory, acme: dict[str, Any]
+) -> None:
+    code, out, err = wa(
+        "user", "create", "--tenant", "acme", "--email", "bo@acme.test", "--name", "Bo",
+        input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("user bo@acme.test (agent) created in acme")
+    run(accounts.authenticate(svc(db), Argon2PasswordHasher(), "bo@acme.test", PASSWORD))
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["--tenant", "nope"], 1, "wa: error: no tenant 'nope' (see `wa tenant list`)"),
+        (["--password", "short"], 1, "wa: error: the password needs at least 10 characters"),
+        (["--email", "not-an-email"], 1, "is not an email address"),
+    ],
+)
+def test_user_create_errors_are_one_line(
+    acme: dict[str, Any], args: list[str], code: int, needle: str
+) -> None:
+    base = {"--tenant": "acme", "--email": "cy@acme.test", "--name": "Cy", "--password": PASSWORD}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    got, _, err = wa("user", "create", *[x for pair in base.items() for x in pair])
+    assert got == code
+    assert len(err.strip().splitlines()) == 1
+    assert needle in err
+
+
+def test_user_create_twice_is_a_conflict(acme: dict[str, Any]) -> None:
+    args = ["user", "create", "--tenant", "acme", "--email", "d@acme.test", "--name", "D"]
+    assert wa(*args, "--password", PASSWORD)[0] == 0
+    code, _, err = wa(*args, "--password", PASSWORD)
+    assert code == 1
+    assert err.startswith("wa: error: ")
+
+
+def test_no_password_without_a_terminal_or_pipe(acme: dict[str, Any]) -> None:
+    code, _, err = wa("user", "create", "--tenant", "acme", "--email", "e@acme.test",
+                      "--name", "E", input="")  # fmt: skip
+    assert code == 2
+    assert "no password given" in err
+
+
+def test_reset_password(db: MemoryUnitOfWorkFactory, acme: dict[str, Any]) -> None:
+    wa_json("user", "create", "--tenant", "acme", "--email", "f@acme.test", "--name", "F",
+            "--password", PASSWORD)  # fmt: skip
+    changed = wa_json("user", "reset-password", "--email", "F@acme.test",
+                      input="a brand new password\n")  # fmt: skip
+    assert changed["email"] == "f@acme.test"
+    hasher = Argon2PasswordHasher()
+    run(accounts.authenticate(svc(db), hasher, "f@acme.test", "a brand new password"))
+    with pytest.raises(Unauthenticated):
+        run(accounts.authenticate(svc(db), hasher, "f@acme.test", PASSWORD))
+    (entry,) = [e for e in audit(db) if e.action == "user.reset_password"]
+    assert entry.actor == "system"
+    assert (entry.correlation_id or "").startswith("cli-user-reset-password-")
+
+
+def test_reset_password_of_nobody(acme: dict[str, Any]) -> None:
+    code, _, err = wa("user", "reset-password", "--email", "x@acme.test", "--password", PASSWORD)
+    assert code == 1
+    assert err.strip() == "wa: error: no user with email x@acme.test"
+
+
+def test_apikey_create_prints_the_token_once_and_revoke_ends_it(
+    db: MemoryUnitOfWorkFactory, acme: dict[str, Any]
+) -> None:
+    key = wa_json("apikey", "create", "--tenant", "acme", "--name", "n8n prod",
+                  "--scope", "message.send_text_api", "--scope", "template.read")  # fmt: skip
+    assert key["scopes"] == ["message.send_text_api", "template.read"]
+    assert key["token"].startswith(f"wak_{key['prefix']}_")
+    principal = run(accounts.authenticate_api_key(svc(db), key["token"]))
+    assert str(principal.tenant_id) == acme["id"]
+    assert principal.scopes == ("message.send_text_api", "template.read")
+
+    code, out, err = wa("apikey", "revoke", "--tenant", "acme", "--prefix", key["prefix"])
+    assert code == 0, err
+    assert out.strip() == f"API key 'n8n prod' ({key['prefix']}) revoked in acme"
+    with pytest.raises(Unauthenticated):
+        run(accounts.authenticate_api_key(svc(db), key["token"]))
+    actions = [e.action for e in audit(db) if e.action.startswith("apikey.")]
+    assert sorted(actions) == ["apikey.create", "apikey.revoke"]
+
+
+def test_apikey_defaults_and_human_output(acme: dict[str, Any]) -> None:
+    code, out, err = wa("apikey", "create", "--tenant", "acme", "--name", "zapier")
+    assert code == 0, err
+    assert "scopes: message.send_template_api, template.read" in out
+    assert "token (shown once, keep it now): wak_" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["create", "--tenant", "acme", "--name", "x", "--scope", "user.manage"], "scopes must"),
+        (["create", "--tenant", "acme", "--name", "  "], "give the key a name"),
+        (["revoke", "--tenant", "acme", "--prefix", "nope"], "no API key with prefix 'nope'"),
+    ],
+)
+def test_apikey_errors_are_one_line(acme: dict[str, Any], args: list[str], needle: str) -> None:
+    code, _, err = wa("apikey", *args)
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert needle in err
+
+
+def _seed_contacts(db: MemoryUnitOfWorkFactory, tenant_id: str, count: int) -> None:
+    now = datetime.now(UTC)
+
+    async def seed() -> None:
+        async with db() as uow:
+            contacts = [
+                Contact(id=uuid.uuid4(), tenant_id=uuid.UUID(tenant_id),
+                        wa_id=f"55119{i:08d}", name=f"Person {i}", tags=("vip", "b2b"),
+                        created_at=now, updated_at=now)
+                for i in range(count)
+            ]  # fmt: skip
+            await uow.contacts.add_many(contacts)
+            await uow.commit()
+
+    run(seed())
+
+
+def test_export_contacts_pages_through_all_of_them(
+    db: MemoryUnitOfWorkFactory, acme: dict[str, Any], tmp_path: Path
+) -> None:
+    _seed_contacts(db, acme["id"], 1203)  # three pages of 500
+    out = tmp_path / "contacts.csv"
+    code, stdout, err = wa("export", "contacts", "--tenant", "acme", "--out", str(out))
+    assert code == 0, err
+    assert stdout == ""
+    assert err.strip() == f"1203 contact(s) of acme written to {out}"
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 1203
+    assert len({r["phone"] for r in rows}) == 1203
+    assert rows[0].keys() == {"name", "phone", "bsuid", "username", "tags", "opted_in"}
+    assert {r["tags"] for r in rows} == {"vip;b2b"}
+    (entry,) = [e for e in audit(db) if e.action == "contact.export"]  # as the API's export
+    assert entry.actor == "system"
+    assert (entry.correlation_id or "").startswith("cli-export-contacts-")
+
+
+def test_export_contacts_to_stdout_and_bad_out(acme: dict[str, Any], tmp_path: Path) -> None:
+    code, stdout, _ = wa("export", "contacts", "--tenant", "acme")
+    assert code == 0
+    assert stdout.splitlines() == ["name,phone,bsuid,username,tags,opted_in"]
+    code, _, err = wa("export", "contacts", "--tenant", "acme", "--out",
+                      str(tmp_path / "no" / "such" / "dir.csv"))  # fmt: skip
+    assert code == 2
+    assert "--out: folder" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["user", "create", "--tenant", "x"], "wa: error: Missing option '--email'."),
+        (
+            ["user", "create", "--tenant", "x", "--email", "a@b.cd", "--name", "n", "--role=boss"],
+            "wa: error: Invalid value for '--role': 'boss' is not one of",
+        ),
+        (["nosuch"], "wa: error: No such command 'nosuch'. (see `wa --help`)"),
+    ],
+)
+def test_usage_errors_are_one_line_from_the_wa_script(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str],
+    needle: str,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["wa", *argv])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(needle)
+
+
+def test_shell_completion_stays_enabled() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert "--install-completion" in result.stdout
