@@ -36,11 +36,11 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [WA, "serve", "--port", str(self.port)],
+            [WA, "serve", "--port", str(self.port), *extra],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -84,6 +84,37 @@ def test_embedded_default_serves_health_and_ready(server: Server, env: dict[str,
     assert "first login" in output
     assert "Traceback" not in output
     assert not postmaster.exists()  # the embedded PostgreSQL was shut down with it
+
+
+def test_reload_mode_serves_runs_jobs_and_stops_cleanly(env: dict[str, str]) -> None:
+    server = Server(env, "--reload")
+    try:
+        assert server.wait_healthy().status_code == 200
+        assert httpx.get(server.url + "/api/ready", timeout=10).status_code == 200
+        postmaster = Path(env["WA_DATA_DIR"]) / "pg" / "postmaster.pid"
+        assert postmaster.exists()
+        admin = httpx.post(server.url + "/api/auth/register", json={
+            "tenant_slug": "acme", "tenant_name": "Acme", "email": "a@acme.test",
+            "name": "A", "password": "correct horse battery", "phone_number_id": "1234567890",
+        }, timeout=30).json()  # fmt: skip
+        said = httpx.post(server.url + "/meta-sim/_sim/inbound", json={
+            "phone_number_id": "1234567890", "from": "5511999999999", "text": "where is my order?",
+            "wait": True,
+        }, timeout=30).json()  # fmt: skip
+        assert said.get("callback_status") == 200, said
+        auth = {"Authorization": f"Bearer {admin['access_token']}"}
+        deadline, intent = time.monotonic() + 30, None
+        while intent is None and time.monotonic() < deadline:  # the worker's ai.classify
+            (conversation,) = httpx.get(server.url + "/api/conversations", headers=auth).json()
+            thread = httpx.get(f"{server.url}/api/conversations/{conversation['id']}", headers=auth)
+            intent = thread.json()["messages"][0]["intent"]
+            time.sleep(0.2)
+        assert intent == "order_status"
+    finally:
+        output = server.stop()
+    assert "reloading on changes" in output
+    assert "Traceback" not in output
+    assert not postmaster.exists()
 
 
 def test_data_survives_a_restart(env: dict[str, str]) -> None:

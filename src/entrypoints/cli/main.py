@@ -25,7 +25,7 @@ from entrypoints.cli.common import (
     settings_or_exit,
 )
 from entrypoints.cli.simulate import simulate_app, simulator
-from entrypoints.settings import Settings
+from entrypoints.settings import ENV_NAMES, Settings
 from whatsapp_core.domain.tenants import Tenant
 
 __all__ = ["app", "fail", "main", "run_with_runtime", "settings_or_exit"]
@@ -48,6 +48,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (WA_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (WA_PORT)")] = None,
     profile: ProfileOpt = None,
+    reload: Annotated[
+        bool, typer.Option(help="development: restart when a file under src/ changes")
+    ] = False,
 ) -> None:
     """Run the API, inbox and workers in one process."""
     import uvicorn
@@ -60,6 +63,9 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     configure_sentry(settings)
     ensure_port_free(settings.host, settings.port)
+    if reload:
+        _serve_reloading(settings)
+        return
 
     async def main() -> None:
         runtime = build_runtime(settings)
@@ -107,6 +113,33 @@ def serve(
         fail(str(exc))
     except KeyboardInterrupt:
         pass
+
+
+def _serve_reloading(settings: Settings) -> None:
+    """uvicorn's reloader imports the app in a child process it restarts on changes;
+    the settings travel there through the environment."""
+    import os
+    from pathlib import Path
+
+    import uvicorn
+
+    import entrypoints
+
+    for name, var in ENV_NAMES.items():
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[var] = str(value)
+    typer.echo(f"wa: {settings.profile} profile, reloading on changes, at "
+               f"http://{settings.host}:{settings.port}")  # fmt: skip
+    uvicorn.run(
+        "entrypoints.http.asgi:create",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        reload=True,
+        reload_dirs=[str(Path(entrypoints.__file__).resolve().parents[1])],
+        log_level=settings.log_level.lower(),
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from litestar import Litestar, MediaType, Response, asgi, get
@@ -32,7 +33,14 @@ from entrypoints.http.routes_tenant import InvitationController, TenantControlle
 from entrypoints.http.webhooks import WhatsAppWebhookController
 
 
-def create_app(runtime: Runtime) -> Litestar:
+def create_app(
+    runtime: Runtime,
+    *,
+    lifespans: Sequence[Callable[[Litestar], AbstractAsyncContextManager[None]]] = (),
+) -> Litestar:
+    """The whole HTTP app over ``runtime``; ``lifespans`` run after the runtime starts
+    (and stop before it does)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = not runtime.started
@@ -55,8 +63,19 @@ def create_app(runtime: Runtime) -> Litestar:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     handlers: list[Any] = [prometheus_metrics]
-    if runtime.simulator_app is not None:
-        handlers.append(asgi(SIMULATOR_PATH, is_mount=True, copy_scope=True)(runtime.simulator_app))
+    if runtime.settings.profile == "embedded":
+        # The simulator is built when the runtime starts, which may be after this app
+        # (an ASGI factory): the mount looks it up per request.
+        async def simulator(scope: Any, receive: Any, send: Any) -> None:
+            if runtime.simulator_app is None:
+                body = b'{"detail": "the Meta simulator is starting"}'
+                headers = [(b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": 503, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await runtime.simulator_app(scope, receive, send)
+
+        handlers.append(asgi(SIMULATOR_PATH, is_mount=True, copy_scope=True)(simulator))
     app = Litestar(
         route_handlers=[
             *handlers,
@@ -85,7 +104,7 @@ def create_app(runtime: Runtime) -> Litestar:
         template_config=template_config(),
         middleware=[request_context(metrics, hsts=runtime.settings.profile == "production")],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        lifespan=[lifespan],
+        lifespan=[lifespan, *lifespans],
         openapi_config=OpenAPIConfig(
             title="WhatsApp inbox API",
             version="0.1.0",
