@@ -310,6 +310,10 @@ class RefreshTokenStore(Protocol):
 
     async def revoke_family(self, family_id: uuid.UUID, at: datetime) -> None: ...
 
+    async def revoke_user(self, user_id: uuid.UUID, at: datetime) -> None:
+        """End every session of the user (e.g. after an administrator reset the password)."""
+        ...
+
 
 class InvitationStore(Protocol):
     async def add(self, invitation: Invitation) -> None: ...

@@ -133,6 +133,34 @@ async def test_refresh_tokens_are_used_once_and_revoked_by_family(
         assert await uow.refresh_tokens.by_hash("nope") is None
 
 
+async def test_all_of_a_users_sessions_end_together(uow_factory: UnitOfWorkFactory) -> None:
+    from whatsapp_core.domain.accounts import RefreshToken
+
+    acme = await tenant(uow_factory)
+    ann, bob = user(acme.id, "ann@acme.test"), user(acme.id, "bob@acme.test")
+
+    def token(owner: User, name: str) -> RefreshToken:
+        return RefreshToken(
+            id=uuid.uuid4(), tenant_id=acme.id, user_id=owner.id, family_id=uuid.uuid4(),
+            token_hash=name, created_at=T0, expires_at=T0 + timedelta(days=30),
+        )  # fmt: skip
+
+    async with uow_factory() as uow:
+        await uow.users.add(ann)
+        await uow.users.add(bob)
+        for item in (token(ann, "laptop"), token(ann, "phone"), token(bob, "bob")):
+            await uow.refresh_tokens.add(item)
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.refresh_tokens.revoke_user(ann.id, T0)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = {h: await uow.refresh_tokens.by_hash(h) for h in ("laptop", "phone", "bob")}
+    assert {h: t.revoked_at if t else "missing" for h, t in found.items()} == {
+        "laptop": T0, "phone": T0, "bob": None,
+    }  # fmt: skip
+
+
 async def test_invitations_are_single_use_and_tenant_scoped(uow_factory: UnitOfWorkFactory) -> None:
     from whatsapp_core.domain.accounts import Invitation
 

@@ -125,6 +125,11 @@ class MemoryRefreshTokenStore:
             if token.family_id == family_id and token.revoked_at is None:
                 self._s.refresh_tokens[key] = replace(token, revoked_at=at)
 
+    async def revoke_user(self, user_id: uuid.UUID, at: datetime) -> None:
+        for key, token in list(self._s.refresh_tokens.items()):
+            if token.user_id == user_id and token.revoked_at is None:
+                self._s.refresh_tokens[key] = replace(token, revoked_at=at)
+
 
 class MemoryInvitationStore:
     def __init__(self, state: MemoryState) -> None:

@@ -117,6 +117,15 @@ class SqlaRefreshTokenStore(SqlaStore):
             .values(revoked_at=at),
         )
 
+    async def revoke_user(self, user_id: uuid.UUID, at: datetime) -> None:
+        t = self.table
+        await self._execute(
+            None,
+            sa.update(t)
+            .where(t.c.user_id == user_id, t.c.revoked_at.is_(None))
+            .values(revoked_at=at),
+        )
+
 
 class SqlaInvitationStore(SqlaStore):
     table = tables.invitations

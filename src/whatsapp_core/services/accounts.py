@@ -156,13 +156,15 @@ async def change_password(
 async def reset_password(
     svc: Services, hasher: PasswordHasher, principal: Principal, user_id: uuid.UUID, new: str
 ) -> User:
-    """An administrator sets a teammate's password (no current password needed)."""
+    """An administrator sets a teammate's password (no current password needed); every
+    session the teammate had ends (whoever knew the old password is signed out)."""
     authorize(principal, Action.USER_MANAGE)
     password_hash = hasher.hash(validate_password(new))
     async with svc.uow() as uow:
         user = await uow.users.get(principal.tenant_id, user_id)
         updated = replace(user, password_hash=password_hash)
         await uow.users.update(updated)
+        await uow.refresh_tokens.revoke_user(user.id, svc.clock.now())
         await svc.audit(uow, principal, "user.reset_password", "user", user.id)
         await uow.commit()
     return updated
