@@ -60,6 +60,9 @@ class RecordingGateway:
     async def list_templates(self, tenant: Tenant) -> list[object]:
         return []
 
+    async def delete_template(self, *args: object, **kwargs: object) -> bool:
+        raise NotImplementedError("this example manages no templates")
+
     async def upload_media(self, *args: object, **kwargs: object) -> str:
         raise NotImplementedError("this example sends no media")
 

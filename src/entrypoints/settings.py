@@ -51,6 +51,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sentry_dsn: str | None = None
     # How long the webhook duplicate guard remembers a stored message or status.
     webhook_seen_ttl_seconds: int = 24 * 3600
+    # A request body that stops arriving for this long is answered 408 (slow loris).
+    http_body_timeout_seconds: float = 30.0
 
     @property
     def data_path(self) -> Path:
@@ -139,6 +141,8 @@ def _validate(s: Settings) -> None:
             )
     if s.webhook_seen_ttl_seconds < 1:
         raise SettingsError(f"{ENV_NAMES['webhook_seen_ttl_seconds']} must be at least 1")
+    if not s.http_body_timeout_seconds > 0:
+        raise SettingsError(f"{ENV_NAMES['http_body_timeout_seconds']} must be above 0")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{ENV_NAMES['log_level']} must be DEBUG, INFO, WARNING or ERROR")
 

@@ -11,7 +11,7 @@ import enum
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -164,14 +164,33 @@ class Embedder(Protocol):
         ...
 
 
+class AiEngine(IntentClassifier, ReplySuggester, Summarizer, Protocol):
+    """All three answering ports in one (a fallback chain is one)."""
+
+
+class ProviderRouter(Protocol):
+    """The providers this server has, put in the order one tenant's settings ask for."""
+
+    def configured(self) -> tuple[str, ...]:
+        """Names of the providers this server can call ("anthropic", "offline"...)."""
+        ...
+
+    def engine(self, order: Sequence[str], models: Mapping[str, str]) -> AiEngine:
+        """A chain of the configured providers of ``order`` (``models`` overrides a
+        provider's default model); each provider keeps its circuit breaker."""
+        ...
+
+
 @dataclass(frozen=True)
 class AiProviders:
-    """The AI ports a deployment uses (a fallback chain, or the offline provider)."""
+    """The AI ports a deployment uses. ``classifier``/``suggester``/``summarizer`` are the
+    default order's chain; ``router`` builds the chain of a tenant's own order."""
 
     classifier: IntentClassifier
     suggester: ReplySuggester
     summarizer: Summarizer
     embedder: Embedder
+    router: ProviderRouter
 
 
 # -- storage ports ---------------------------------------------------------------------

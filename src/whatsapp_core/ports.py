@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from whatsapp_core.ai import AiUsageStore, EmbeddingStore, KnowledgeStore
+from whatsapp_core.ai_settings import AiSettingsStore, AutoReplyLog
 from whatsapp_core.automation import DeliveryLog, IdempotencyStore, SubscriptionStore
 from whatsapp_core.domain.accounts import ApiKey, Invitation, Note, RefreshToken, User
 from whatsapp_core.domain.model import (
@@ -219,6 +220,10 @@ class TemplateStore(Protocol):
 
     async def list(self, tenant_id: uuid.UUID) -> list[Template]: ...
 
+    async def delete(self, tenant_id: uuid.UUID, template_id: uuid.UUID) -> None:
+        """Remove a template that never reached Meta; ``NotFound`` when absent."""
+        ...
+
 
 class OutboxStore(Protocol):
     """Jobs are written here in the use case's transaction. The rest is one tenant's view
@@ -383,6 +388,10 @@ class UnitOfWork(Protocol):
     @property
     def ai_usage(self) -> AiUsageStore: ...
     @property
+    def ai_settings(self) -> AiSettingsStore: ...
+    @property
+    def auto_replies(self) -> AutoReplyLog: ...
+    @property
     def webhooks(self) -> SubscriptionStore: ...
     @property
     def webhook_deliveries(self) -> DeliveryLog: ...
@@ -430,6 +439,15 @@ class WhatsAppGateway(Protocol):
     async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
         """Every template of the tenant's WhatsApp Business Account as Meta has it now
         (all pages). Raise ``DeliveryError`` when Meta refuses the listing."""
+        ...
+
+    async def delete_template(
+        self, tenant: Tenant, *, name: str, meta_id: str | None = None
+    ) -> bool:
+        """Delete the template at Meta (``DELETE /{waba_id}/message_templates?name=…``;
+        ``meta_id`` narrows it to that one language version, else Meta deletes the name
+        in every language). False when Meta has no such template (already gone). Raise
+        ``DeliveryError`` when Meta refuses."""
         ...
 
     async def upload_media(

@@ -26,6 +26,13 @@ from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient
 from whatsapp_core.domain.remote_templates import components_from_meta
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import DeliveryError
+from whatsapp_core.policies.interactive import (
+    InteractiveContent,
+    InteractiveKind,
+    ListRow,
+    ListSection,
+    ReplyButton,
+)
 from whatsapp_core.policies.meta_errors import Remedy, remedy_for
 from whatsapp_core.policies.template_content import (
     TemplateButton,
@@ -579,3 +586,214 @@ async def test_http_gateway_stops_on_a_bad_second_page(
             await gateway.list_templates(TENANT)
     assert caught.value.meta_code == meta_code
     assert len(seen) == 2
+
+
+# ---------------------------------------------------------------- interactive messages
+
+BUTTONS_SEND = OutgoingMessage(
+    type="interactive",
+    interactive=InteractiveContent(
+        kind=InteractiveKind.BUTTON, body="Keep your booking for Friday?", footer="Acme",
+        buttons=(ReplyButton("keep", "Keep it"), ReplyButton("cancel", "Cancel")),
+    ),
+)  # fmt: skip
+LIST_SEND = OutgoingMessage(
+    type="interactive",
+    interactive=InteractiveContent(
+        kind=InteractiveKind.LIST, body="Which shipping option?", header="Shipping",
+        button="Options",
+        sections=(
+            ListSection(title="Fast", rows=(ListRow("express", "Express", "Next day"),)),
+            ListSection(title="Cheap", rows=(ListRow("ground", "Ground"),)),
+        ),
+    ),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("message", [BUTTONS_SEND, LIST_SEND], ids=["buttons", "list"])
+async def test_send_interactive_returns_a_wamid(backend: Backend, message: OutgoingMessage) -> None:
+    recipient = Recipient(wa_id=PHONE, bsuid=BSUID)
+    await backend.customer_writes(recipient)
+    receipt = await backend.gateway.send(TENANT, recipient, message)
+    assert receipt.wamid.startswith("wamid.")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        OutgoingMessage(type="interactive"),
+        msgspec.structs.replace(
+            BUTTONS_SEND,
+            interactive=msgspec.structs.replace(
+                BUTTONS_SEND.interactive, buttons=(ReplyButton("a", "A title over twenty chars"),)
+            ),
+        ),
+    ],
+    ids=["no-content", "title-too-long"],
+)
+async def test_an_interactive_message_over_metas_limits_is_refused_with_code_100(
+    backend: Backend, message: OutgoingMessage
+) -> None:
+    recipient = Recipient(wa_id=PHONE)
+    await backend.customer_writes(recipient)
+    with pytest.raises(DeliveryError) as caught:
+        await backend.gateway.send(TENANT, recipient, message)
+    assert caught.value.meta_code == 100
+    assert remedy_for(caught.value.meta_code, caught.value.http_status) is Remedy.FAIL
+
+
+async def test_simulator_logs_the_interactive_body(simulator: SimulatorBackend) -> None:
+    recipient = Recipient(wa_id=PHONE)
+    await simulator.customer_writes(recipient)
+    await simulator.gateway.send(TENANT, recipient, BUTTONS_SEND)
+    await simulator.gateway.send(
+        TENANT, recipient, msgspec.structs.replace(LIST_SEND, reply_to_wamid="wamid.HBgLq")
+    )
+    buttons, listed = [entry["body"] for entry in await simulator.log()]
+    assert buttons["type"] == "interactive"
+    assert buttons["interactive"]["type"] == "button"
+    assert buttons["interactive"]["action"]["buttons"][1] == {
+        "type": "reply", "reply": {"id": "cancel", "title": "Cancel"},
+    }  # fmt: skip
+    assert listed["interactive"]["action"]["sections"][0]["rows"] == [
+        {"id": "express", "title": "Express", "description": "Next day"}
+    ]
+    assert listed["interactive"]["header"] == {"type": "text", "text": "Shipping"}
+    assert listed["context"] == {"message_id": "wamid.HBgLq"}
+
+
+async def test_simulator_refuses_interactive_outside_the_window(
+    simulator: SimulatorBackend,
+) -> None:
+    with pytest.raises(DeliveryError) as caught:
+        await simulator.gateway.send(TENANT, Recipient(wa_id=PHONE), BUTTONS_SEND)
+    assert caught.value.meta_code == 131047
+
+
+@pytest.mark.parametrize(
+    ("interactive", "words"),
+    [
+        ({"type": "button", "body": {"text": "Pick"}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": f"b{i}", "title": f"B{i}"}} for i in range(4)]}},
+         "1 to 3"),
+        ({"type": "button", "body": {"text": "Pick"}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": "a", "title": "x" * 21}}]}}, "at most 20"),
+        ({"type": "list", "body": {"text": "Pick"}, "action": {"button": "Open", "sections": [
+            {"title": "S", "rows": [{"id": f"r{i}", "title": "t"} for i in range(11)]}]}},
+         "Total row count"),
+        ({"type": "list", "body": {"text": "Pick"}, "action": {"button": "Open", "sections": [
+            {"rows": [{"id": "a", "title": "t", "description": "d" * 73}]}]}}, "at most 72"),
+    ],
+    ids=["four-buttons", "long-title", "eleven-rows", "long-description"],
+)  # fmt: skip
+async def test_simulator_refuses_a_bad_interactive_body_like_meta(
+    simulator: SimulatorBackend, interactive: dict[str, Any], words: str
+) -> None:
+    await simulator.customer_writes(Recipient(wa_id=PHONE))
+    body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": PHONE,
+            "type": "interactive", "interactive": interactive}  # fmt: skip
+    answer = await simulator.control.post(
+        f"/{VERSION}/{PNID}/messages", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == 100
+    assert words in error["error_data"]["details"]
+    assert await simulator.log() == []
+
+
+# ---------------------------------------------------------------- template delete
+
+
+async def test_delete_template_removes_only_that_language(backend: Backend) -> None:
+    english = await backend.gateway.submit_template(TENANT, _template("order_update"))
+    spanish_template = msgspec.structs.replace(_template("order_update"), language="es")
+    spanish = await backend.gateway.submit_template(TENANT, spanish_template)
+    assert (
+        await backend.gateway.delete_template(TENANT, name="order_update", meta_id=english) is True
+    )
+    assert [t.meta_id for t in await backend.gateway.list_templates(TENANT)] == [spanish]
+    # Already gone: False, not an error (a retried delete, or deleted in WhatsApp Manager).
+    assert (
+        await backend.gateway.delete_template(TENANT, name="order_update", meta_id=english) is False
+    )
+
+
+async def test_delete_template_by_name_removes_every_language(backend: Backend) -> None:
+    await backend.gateway.submit_template(TENANT, _template("order_update"))
+    await backend.gateway.submit_template(
+        TENANT, msgspec.structs.replace(_template("order_update"), language="es")
+    )
+    kept = await backend.gateway.submit_template(TENANT, _template("order_cancelled"))
+    assert await backend.gateway.delete_template(TENANT, name="order_update") is True
+    assert [t.meta_id for t in await backend.gateway.list_templates(TENANT)] == [kept]
+    assert await backend.gateway.delete_template(TENANT, name="never_made") is False
+
+
+async def test_a_refused_delete_raises_delivery_error(backend: Backend) -> None:
+    meta_id = await backend.gateway.submit_template(TENANT, _template())
+    await backend.fail_next(190, 401)
+    with pytest.raises(DeliveryError) as caught:
+        await backend.gateway.delete_template(TENANT, name="order_update", meta_id=meta_id)
+    assert (caught.value.meta_code, caught.value.http_status) == (190, 401)
+    assert [t.meta_id for t in await backend.gateway.list_templates(TENANT)] == [meta_id]
+
+
+async def test_simulator_delete_is_metas_wire(simulator: SimulatorBackend) -> None:
+    meta_id = await simulator.gateway.submit_template(TENANT, _template())
+    requests: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        requests.append(request)
+
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as client:
+        gateway = HttpxWhatsAppGateway(
+            base_url=str(simulator.control.base_url), api_version=VERSION, token_for=_token,
+            client=client,
+        )  # fmt: skip
+        assert await gateway.delete_template(TENANT, name="order_update", meta_id=meta_id)
+        assert not await gateway.delete_template(TENANT, name="order_update", meta_id=meta_id)
+    first = requests[0]
+    assert (first.method, first.url.path) == ("DELETE", f"/{VERSION}/{WABA}/message_templates")
+    assert dict(first.url.params) == {"name": "order_update", "hsm_id": meta_id}
+    missing = await simulator.control.delete(
+        f"/{VERSION}/{WABA}/message_templates", params={"name": "order_update"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )  # fmt: skip
+    assert missing.status_code == 400
+    assert (missing.json()["error"]["code"], missing.json()["error"]["error_subcode"]) == (
+        100, 2593002,
+    )  # fmt: skip
+    no_name = await simulator.control.delete(
+        f"/{VERSION}/{WABA}/message_templates", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert (no_name.status_code, no_name.json()["error"]["code"]) == (400, 100)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"),
+    [
+        (200, {"success": True}, True),
+        (400, {"error": {"message": "Invalid parameter", "code": 100, "error_subcode": 2593002,
+                         "error_user_title": "Message template not found"}}, False),
+        (400, {"error": {"message": "Invalid parameter", "code": 100,
+                         "error_user_title": "Message template not found"}}, False),
+        (400, {"error": {"message": "(#100) Invalid parameter", "code": 100}}, 100),
+        (200, {"success": False}, None),
+        (500, {"error": {"message": "Service unavailable", "code": 2}}, 2),
+    ],
+    ids=["deleted", "not-found-subcode", "not-found-title", "other-100", "unconfirmed", "5xx"],
+)  # fmt: skip
+async def test_http_gateway_maps_delete_answers(
+    status: int, body: dict[str, Any], outcome: bool | int | None
+) -> None:
+    async with _answering(status, msgspec.json.encode(body)) as client:
+        gateway = HttpxWhatsAppGateway(
+            base_url="https://graph.test", api_version=VERSION, token_for=_token, client=client
+        )
+        if isinstance(outcome, bool):
+            assert await gateway.delete_template(TENANT, name="x", meta_id="1") is outcome
+            return
+        with pytest.raises(DeliveryError) as caught:
+            await gateway.delete_template(TENANT, name="x", meta_id="1")
+    assert caught.value.meta_code == outcome

@@ -32,6 +32,8 @@ RLS_TABLES = {
     "message_embeddings",
     "knowledge_snippets",
     "ai_usage",
+    "ai_settings",
+    "ai_auto_replies",
     "webhook_subscriptions",
     "webhook_deliveries",
     "idempotency_keys",

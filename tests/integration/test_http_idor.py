@@ -270,10 +270,12 @@ def export_their_conversation(a: World, b: World) -> Target:
 
 
 SNIPPET = {"title": "Mine now", "body": "Overwritten by another team."}
+BUTTONS = {"type": "button", "body": "Pick one", "buttons": [{"id": "a", "title": "A"}]}
 
 ATTACKS: tuple[Attack, ...] = (
     Attack("GET", CONV, on_conversation("")),
     Attack("POST", f"{CONV}/messages", on_conversation("/messages", {"text": "hello"})),
+    Attack("POST", f"{CONV}/interactive", on_conversation("/interactive", BUTTONS)),
     Attack("POST", f"{CONV}/assign", assign_to_my_self),
     Attack("POST", f"{CONV}/assign", on_conversation("/assign", {"assignee_id": None}), "unassign"),
     Attack("POST", f"{CONV}/resolve", on_conversation("/resolve")),
@@ -290,6 +292,7 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("POST", f"{CONV}/media", send_file),
     Attack("PATCH", "/api/templates/{template_id:uuid}", template("", {"body": "Hijacked {{1}}"})),
     Attack("POST", "/api/templates/{template_id:uuid}/submit", template("/submit")),
+    Attack("DELETE", "/api/templates/{template_id:uuid}", template("")),
     Attack("DELETE", "/api/api-keys/{key_id:uuid}", api_key),
     Attack("PATCH", "/api/contacts/{contact_id:uuid}", contact("", {"name": "Hijacked"})),
     Attack("DELETE", "/api/contacts/{contact_id:uuid}", contact("")),

@@ -183,6 +183,18 @@ def new_subscription(w: World, who: str) -> Call:
     )
 
 
+def submitted_template(w: World, who: str) -> Call:
+    template = w.template()
+    submitted = w.http.call("POST", f"/api/templates/{template['id']}/submit", w.admin)
+    assert submitted.status_code == 200, submitted.text
+    return Call(f"/api/templates/{template['id']}")
+
+
+BUTTONS = {
+    "type": "button",
+    "body": "Keep your booking?",
+    "buttons": [{"id": "keep", "title": "Keep"}, {"id": "cancel", "title": "Cancel"}],
+}
 SNIPPET = {"title": "Returns", "body": "Returns are free within 30 days."}
 CONV = "/api/conversations/{conversation_id:uuid}"
 
@@ -192,6 +204,8 @@ TABLE: tuple[Row, ...] = (
     Row("GET", CONV, Action.CONVERSATION_READ, 200, on_conversation("")),
     Row("POST", f"{CONV}/messages", Action.CONVERSATION_REPLY, 202,
         on_conversation("/messages", {"text": "On its way!"})),
+    Row("POST", f"{CONV}/interactive", Action.CONVERSATION_REPLY, 202,
+        on_conversation("/interactive", BUTTONS)),
     Row("POST", f"{CONV}/assign", Action.CONVERSATION_ASSIGN_SELF, 200, assign_self, "self"),
     Row("POST", f"{CONV}/assign", Action.CONVERSATION_ASSIGN_OTHERS, 200, assign_other, "other"),
     Row("POST", f"{CONV}/assign", Action.CONVERSATION_ASSIGN_OTHERS, 200,
@@ -224,6 +238,9 @@ TABLE: tuple[Row, ...] = (
         lambda w, who: Call(f"/api/knowledge/{w.snippet()['id']}")),
     Row("GET", "/api/search/similar", Action.CONVERSATION_READ, 200,
         fixed("/api/search/similar?q=where%20is%20my%20order")),
+    Row("GET", "/api/ai/settings", Action.AI_MANAGE, 200, fixed("/api/ai/settings")),
+    Row("PUT", "/api/ai/settings", Action.AI_MANAGE, 200,
+        fixed("/api/ai/settings", {"auto_suggest": True, "monthly_token_budget": 100000})),
     # templates
     Row("GET", "/api/templates", Action.TEMPLATE_READ, 200, fixed("/api/templates")),
     Row("POST", "/api/templates", Action.TEMPLATE_MANAGE, 201, new_template),
@@ -233,6 +250,10 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/api/templates/{template_id:uuid}/submit", Action.TEMPLATE_MANAGE, 200,
         lambda w, who: Call(f"/api/templates/{w.template()['id']}/submit")),
     Row("POST", "/api/templates/sync", Action.TEMPLATE_MANAGE, 200, fixed("/api/templates/sync")),
+    Row("DELETE", "/api/templates/{template_id:uuid}", Action.TEMPLATE_MANAGE, 204,
+        lambda w, who: Call(f"/api/templates/{w.template()['id']}"), "draft"),
+    Row("DELETE", "/api/templates/{template_id:uuid}", Action.TEMPLATE_MANAGE, 204,
+        submitted_template, "submitted"),
     Row("POST", "/api/messages/send-template", Action.TEMPLATE_SEND, 202, send_template,
         key_action=Action.MESSAGE_SEND_TEMPLATE_API),
     Row("POST", "/api/messages/send-text", Action.MESSAGE_SEND_TEXT_API, 202,

@@ -479,3 +479,32 @@ async def test_mark_read_is_accepted(sim: Sim) -> None:
     async with gateway_of(sim) as gateway:
         await gateway.mark_read(TENANT, inbound["wamid"], typing=True)
     assert (await sim.control.get("/_sim/log")).json() == []
+
+
+# ---------------------------------------------------------------- template delete
+
+
+async def test_a_deleted_template_sends_a_deleted_webhook_and_stays_deleted(sim: Sim) -> None:
+    async with gateway_of(sim) as gateway:
+        meta_id = await gateway.submit_template(TENANT, _template("summer_sale"))
+        await sim.receiver.wait_for(lambda: len(sim.receiver.bodies) == 1)  # APPROVED
+        assert await gateway.delete_template(TENANT, name="summer_sale", meta_id=meta_id)
+        await sim.receiver.wait_for(lambda: len(sim.receiver.bodies) == 2)
+        (deleted,) = [
+            c.value
+            for d in sim.receiver.decoded()[1:]
+            for c in d.changes
+            if isinstance(c.value, TemplateStatusUpdate)
+        ]
+        assert (deleted.event, deleted.template_id) == ("DELETED", meta_id)
+        assert await gateway.list_templates(TENANT) == []
+        # Like Meta: not sendable any more, and the name cannot be made again at once.
+        sale = msgspec.structs.replace(TEMPLATE_SEND, template_name="summer_sale")
+        with pytest.raises(DeliveryError) as caught:
+            await gateway.send(TENANT, Recipient(wa_id=PHONE), sale)
+        assert caught.value.meta_code == 132001
+        with pytest.raises(DeliveryError) as caught:
+            await gateway.submit_template(TENANT, _template("summer_sale"))
+        assert caught.value.meta_code == 100
+        assert "being deleted" in str(caught.value)
+        assert not await gateway.delete_template(TENANT, name="summer_sale", meta_id=meta_id)

@@ -3,11 +3,12 @@ embedders, and the fallback chain that puts them in order."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from adapters.ai.chain import FallbackChain
 from adapters.ai.hashing import HashingEmbedder
 from adapters.ai.offline import OfflineProvider
+from adapters.ai.router import ProviderRegistry
 from whatsapp_core.ai import AiProviders, Embedder
 
 EmbedderName = Literal["hashing", "minilm"]
@@ -22,33 +23,47 @@ def build_ai(
     embedder: EmbedderName = "hashing",
 ) -> AiProviders:
     """Claude, then OpenAI, then offline, for the keys that are set; offline alone when
-    none is. Nothing connects until the first call."""
-    offline = OfflineProvider()
-    remote: list[object] = []
+    none is. A tenant's settings may reorder them (``router``). Nothing connects until
+    the first call."""
+    providers: dict[str, Any] = {}
     if anthropic_api_key:
         from adapters.ai.anthropic import DEFAULT_MODEL, AnthropicProvider
 
-        remote.append(AnthropicProvider(anthropic_api_key, model=anthropic_model or DEFAULT_MODEL))
+        providers["anthropic"] = AnthropicProvider(
+            anthropic_api_key, model=anthropic_model or DEFAULT_MODEL
+        )
     if openai_api_key:
         from adapters.ai.openai import DEFAULT_MODEL as OPENAI_MODEL
         from adapters.ai.openai import OpenAIProvider
 
-        remote.append(OpenAIProvider(openai_api_key, model=openai_model or OPENAI_MODEL))
-    engine: OfflineProvider | FallbackChain = (
-        FallbackChain([*remote, offline]) if remote else offline
-    )
-    vectors: Embedder
-    if embedder == "minilm":
+        providers["openai"] = OpenAIProvider(openai_api_key, model=openai_model or OPENAI_MODEL)
+    providers["offline"] = OfflineProvider()
+    return providers_with(providers, embedder=_embedder(embedder))
+
+
+def providers_with(
+    providers: Mapping[str, Any], *, embedder: Embedder | None = None
+) -> AiProviders:
+    """``AiProviders`` over named providers (``"anthropic"``, ``"openai"``, ``"offline"``,
+    or fakes in tests), the default chain in the order given."""
+    router = ProviderRegistry(providers)
+    engine = router.engine(tuple(providers), {})
+    return AiProviders(
+        classifier=engine, suggester=engine, summarizer=engine,
+        embedder=embedder or HashingEmbedder(), router=router,
+    )  # fmt: skip
+
+
+def _embedder(name: EmbedderName) -> Embedder:
+    if name == "minilm":
         from adapters.ai.minilm import MiniLmEmbedder
 
-        vectors = MiniLmEmbedder()
-    else:
-        vectors = HashingEmbedder()
-    return AiProviders(classifier=engine, suggester=engine, summarizer=engine, embedder=vectors)
+        return MiniLmEmbedder()
+    return HashingEmbedder()
 
 
 async def close_ai(ai: AiProviders) -> None:
     """Close the SDK clients (their connection pools) of a ``build_ai`` result."""
-    close = getattr(ai.classifier, "aclose", None)
+    close = getattr(ai.router, "aclose", None)
     if close is not None:
         await close()

@@ -3,9 +3,10 @@ structured call (``_complete``) that each adapter makes with its own SDK."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Self
 
 from adapters.ai.prompts import (
     IntentAnswer,
@@ -26,6 +27,13 @@ Raw = bytes | str | dict[str, Any]
 
 class ModelProvider:
     name = "model"
+    model = ""
+
+    def using(self, model: str) -> Self:
+        """The same provider (same SDK client and connection pool) asking ``model``."""
+        variant = copy.copy(self)
+        variant.model = model
+        return variant
 
     async def _complete(self, prompt: Prompt) -> tuple[Raw, TokenUsage, str]:
         """The model's structured answer (JSON text or a tool's input), tokens, model."""

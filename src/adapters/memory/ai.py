@@ -1,4 +1,5 @@
-"""In-memory twins of the AI stores: knowledge base, message embeddings, token usage.
+"""In-memory twins of the AI stores: knowledge base, message embeddings, token usage,
+settings and the auto-reply log.
 
 Their state is staged with the rest of a memory unit of work (copied on enter, kept
 on commit). Similarity is exact cosine over every vector of the tenant: the real
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from whatsapp_core.ai import AiUsage, KnowledgeHit, KnowledgeSnippet, SimilarMessage
 from whatsapp_core.ai import cosine_similarity as cosine
+from whatsapp_core.ai_settings import AiSettings
 from whatsapp_core.errors import Conflict, InvalidInput, NotFound
 
 Key = tuple[uuid.UUID, uuid.UUID]
@@ -26,6 +28,8 @@ class MemoryAiState:
     snippet_vectors: dict[Key, tuple[float, ...]] = field(default_factory=dict)
     message_vectors: dict[Key, tuple[float, ...]] = field(default_factory=dict)
     usage: list[AiUsage] = field(default_factory=list)
+    settings: dict[uuid.UUID, AiSettings] = field(default_factory=dict)
+    auto_replies: dict[Key, tuple[datetime, uuid.UUID]] = field(default_factory=dict)
 
     def staged(self) -> MemoryAiState:
         """A copy a transaction can change without touching this one."""
@@ -34,6 +38,8 @@ class MemoryAiState:
             snippet_vectors=dict(self.snippet_vectors),
             message_vectors=dict(self.message_vectors),
             usage=list(self.usage),
+            settings=dict(self.settings),
+            auto_replies=dict(self.auto_replies),
         )
 
 
@@ -131,3 +137,39 @@ class MemoryAiUsageStore:
             for u in self._s.usage
             if u.tenant_id == tenant_id and u.at >= since
         )
+
+
+class MemoryAiSettingsStore:
+    def __init__(self, state: MemoryAiState) -> None:
+        self._s = state
+
+    async def get(self, tenant_id: uuid.UUID) -> AiSettings | None:
+        return self._s.settings.get(tenant_id)
+
+    async def put(self, settings: AiSettings) -> None:
+        self._s.settings[settings.tenant_id] = settings
+
+
+class MemoryAutoReplyLog:
+    def __init__(self, state: MemoryAiState) -> None:
+        self._s = state
+
+    async def last_sent(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> datetime | None:
+        found = self._s.auto_replies.get((tenant_id, conversation_id))
+        return None if found is None else found[0]
+
+    async def record(
+        self,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        message_id: uuid.UUID,
+        at: datetime,
+        *,
+        not_since: datetime,
+    ) -> bool:
+        key = (tenant_id, conversation_id)
+        found = self._s.auto_replies.get(key)
+        if found is not None and found[0] > not_since:
+            return False
+        self._s.auto_replies[key] = (at, message_id)
+        return True

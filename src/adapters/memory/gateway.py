@@ -6,7 +6,8 @@ be exercised without a network. The simulator (real HTTP) is the richer twin.
 
 ``remote`` is Meta's side of the templates: a submitted template appears there as
 PENDING, ``decide`` moves it (with no webhook: as if the webhook was missed), and
-``put_remote`` adds one made elsewhere (WhatsApp Manager).
+``put_remote`` adds one made elsewhere (WhatsApp Manager), ``delete_template``
+removes it (recorded in ``deleted``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterable
 
 import msgspec
 
-from adapters.meta.gateway import build_template_body
+from adapters.meta.gateway import build_send_body, build_template_body
 from whatsapp_core.domain.model import DomainEvent, Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
 from whatsapp_core.domain.remote_templates import RemoteTemplate
@@ -46,6 +47,7 @@ class MemoryWhatsAppGateway:
         self.sent: list[SentMessage] = []
         self.uploads: dict[str, UploadedMedia] = {}  # by the media id handed out
         self.submitted: list[Template] = []
+        self.deleted: list[tuple[str, str, str | None]] = []  # (waba id, name, meta id)
         self._failures: deque[DeliveryError] = deque()
         self._seq = itertools.count(1)
         self.next_wamids: deque[str] = deque()
@@ -67,6 +69,9 @@ class MemoryWhatsAppGateway:
     ) -> SendReceipt:
         if self._failures:
             raise self._failures.popleft()
+        if message.type == "interactive":
+            # Refused like the HTTP gateway refuses it (code 100), before anything is sent.
+            build_send_body(recipient, message)
         wamid = (
             self.next_wamids.popleft() if self.next_wamids else f"wamid.FAKE{next(self._seq):012d}"
         )
@@ -116,6 +121,25 @@ class MemoryWhatsAppGateway:
         if self._failures:
             raise self._failures.popleft()
         return list(self.remote.get(tenant.waba_id or "", {}).values())
+
+    async def delete_template(
+        self, tenant: Tenant, *, name: str, meta_id: str | None = None
+    ) -> bool:
+        """Like Meta: by name every language goes; with ``meta_id`` only that one (which
+        must carry that name)."""
+        if self._failures:
+            raise self._failures.popleft()
+        waba_id = tenant.waba_id or ""
+        self.deleted.append((waba_id, name, meta_id))
+        templates = self.remote.get(waba_id, {})
+        doomed = [
+            key
+            for key, t in templates.items()
+            if t.name == name and (meta_id is None or t.meta_id == meta_id)
+        ]
+        for key in doomed:
+            del templates[key]
+        return bool(doomed)
 
     def put_remote(self, waba_id: str, template: RemoteTemplate) -> None:
         """A template exists at Meta (made in WhatsApp Manager, or submitted here)."""

@@ -428,6 +428,10 @@ class MemoryTemplateStore:
         found = [t for t in self._s.templates.values() if t.tenant_id == tenant_id]
         return sorted(found, key=lambda t: (t.name, t.language))
 
+    async def delete(self, tenant_id: uuid.UUID, template_id: uuid.UUID) -> None:
+        if self._s.templates.pop((tenant_id, template_id), None) is None:
+            raise NotFound("template not found")
+
 
 class MemoryOutboxStore(MemoryJobBoard):
     async def add(self, job: OutboxJob) -> None:

@@ -20,8 +20,10 @@ from adapters.memory.accounts import (
     MemoryUserStore,
 )
 from adapters.memory.ai import (
+    MemoryAiSettingsStore,
     MemoryAiState,
     MemoryAiUsageStore,
+    MemoryAutoReplyLog,
     MemoryEmbeddingStore,
     MemoryKnowledgeStore,
 )
@@ -87,6 +89,7 @@ class MemoryUnitOfWork:
         ai = self._ai = self._db.ai.staged()
         self.knowledge, self.embeddings = MemoryKnowledgeStore(ai), MemoryEmbeddingStore(ai)
         self.ai_usage = MemoryAiUsageStore(ai)
+        self.ai_settings, self.auto_replies = MemoryAiSettingsStore(ai), MemoryAutoReplyLog(ai)
         auto = self._automation = self._db.automation.staged()
         self.webhooks = MemorySubscriptionStore(auto)
         self.webhook_deliveries = MemoryDeliveryLog(auto)

@@ -21,7 +21,8 @@ from whatsapp_core.domain.model import Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
 from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
-from whatsapp_core.errors import DeliveryError
+from whatsapp_core.errors import DeliveryError, InvalidInput
+from whatsapp_core.policies.interactive import InteractiveKind, validate_interactive
 from whatsapp_core.policies.template_content import TemplateButton, placeholders
 
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
@@ -41,6 +42,7 @@ class _GraphError(msgspec.Struct):
     error_subcode: int | None = None
     error_data: _ErrorData | None = None
     fbtrace_id: str | None = None
+    error_user_title: str | None = None
 
 
 class _ErrorBody(msgspec.Struct):
@@ -54,6 +56,10 @@ class _SentMessage(msgspec.Struct):
 
 class _SendAnswer(msgspec.Struct):
     messages: list[_SentMessage]
+
+
+class _Success(msgspec.Struct):
+    success: bool = False
 
 
 class _TemplateAnswer(msgspec.Struct):
@@ -99,6 +105,9 @@ _SEND = msgspec.json.Decoder(_SendAnswer)
 _TEMPLATE = msgspec.json.Decoder(_TemplateAnswer)
 _UPLOAD = msgspec.json.Decoder(_UploadAnswer)
 _TEMPLATE_PAGE = msgspec.json.Decoder(_TemplatePage)
+_SUCCESS = msgspec.json.Decoder(_Success)
+# Meta's answer to deleting a template it does not have: code 100, this subcode.
+TEMPLATE_NOT_FOUND_SUBCODE = 2593002
 TEMPLATE_FIELDS = "id,name,language,status,category,components,rejected_reason,quality_score"
 _ANY = msgspec.json.Decoder(dict[str, Any])
 
@@ -150,6 +159,38 @@ def _media_payload(message: OutgoingMessage) -> dict[str, Any]:
     return payload
 
 
+def _interactive_payload(message: OutgoingMessage) -> dict[str, Any]:
+    """Meta's ``interactive`` object (``type`` button or list), refused (code 100) where
+    the core's policy would refuse it, so nothing over Meta's limits leaves."""
+    spec = message.interactive
+    if spec is None:
+        raise _refused("an interactive message needs its buttons or list")
+    try:
+        validate_interactive(spec)
+    except InvalidInput as exc:
+        raise _refused(f"interactive: {exc}") from exc
+    payload: dict[str, Any] = {"type": spec.kind.value}
+    if spec.header is not None:
+        payload["header"] = {"type": "text", "text": spec.header}
+    payload["body"] = {"text": spec.body}
+    if spec.footer is not None:
+        payload["footer"] = {"text": spec.footer}
+    if spec.kind is InteractiveKind.BUTTON:
+        payload["action"] = {
+            "buttons": [
+                {"type": "reply", "reply": {"id": b.id, "title": b.title}} for b in spec.buttons
+            ]
+        }
+        return payload
+    sections: list[dict[str, Any]] = []
+    for section in spec.sections:
+        wire: dict[str, Any] = {"title": section.title} if section.title is not None else {}
+        wire["rows"] = [msgspec.to_builtins(row) for row in section.rows]
+        sections.append(wire)
+    payload["action"] = {"button": spec.button, "sections": sections}
+    return payload
+
+
 def build_send_body(recipient: Recipient, message: OutgoingMessage) -> dict[str, Any]:
     """The JSON body of ``POST /{phone_number_id}/messages`` for one message."""
     body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
@@ -170,6 +211,8 @@ def build_send_body(recipient: Recipient, message: OutgoingMessage) -> dict[str,
         body["template"] = _template_payload(message)
     elif kind in MEDIA_TYPES:
         body[kind] = _media_payload(message)
+    elif kind == "interactive":
+        body["interactive"] = _interactive_payload(message)
     elif kind == "reaction":
         if not message.reply_to_wamid:
             raise _refused("a reaction needs reply_to_wamid (the message reacted to)")
@@ -299,6 +342,18 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _template_not_found(response: httpx.Response) -> bool:
+    """Meta's "message template not found" (deleting what is already gone)."""
+    try:
+        error = _ERROR.decode(response.content).error
+    except msgspec.DecodeError:
+        return False
+    return error.code == _INVALID_PARAMETER and (
+        error.error_subcode == TEMPLATE_NOT_FOUND_SUBCODE
+        or (error.error_user_title or "").lower() == "message template not found"
+    )
+
+
 def _error_from(response: httpx.Response) -> DeliveryError:
     status = response.status_code
     retry_after = _retry_after(response.headers)
@@ -359,7 +414,9 @@ class HttpxWhatsAppGateway:
         params: Mapping[str, str] | None = None,
         content: AsyncIterable[bytes] | None = None,
         content_headers: Mapping[str, str] | None = None,
+        tolerate: Callable[[httpx.Response], bool] | None = None,
     ) -> httpx.Response:
+        """The answer; a refusal raises ``DeliveryError`` unless ``tolerate`` takes it."""
         headers = {"Authorization": f"Bearer {await self._token_for(tenant)}"}
         headers.update(content_headers or {})
         body: bytes | AsyncIterable[bytes] | None = content
@@ -382,7 +439,7 @@ class HttpxWhatsAppGateway:
                 meta_code=None,
                 http_status=None,
             ) from exc
-        if response.status_code >= 400:
+        if response.status_code >= 400 and not (tolerate is not None and tolerate(response)):
             raise _error_from(response)
         return response
 
@@ -453,6 +510,30 @@ class HttpxWhatsAppGateway:
                 )
             seen.add(cursor)
             params = {**params, "after": cursor}
+
+    async def delete_template(
+        self, tenant: Tenant, *, name: str, meta_id: str | None = None
+    ) -> bool:
+        """``DELETE /{waba_id}/message_templates?name=…``, with ``hsm_id`` (Meta's id of
+        the one language version) when known: by name alone Meta deletes the template in
+        every language. False when Meta has no such template (already deleted)."""
+        if not tenant.waba_id:
+            raise _refused(f"tenant {tenant.slug} has no WhatsApp Business Account id")
+        url = f"{self._base}/{tenant.waba_id}/message_templates"
+        params = {"name": name, **({"hsm_id": meta_id} if meta_id else {})}
+        response = await self._request(
+            tenant, "DELETE", url, params=params, tolerate=_template_not_found
+        )
+        if response.status_code >= 400:
+            return False
+        answer: _Success = self._decoded(_SUCCESS, response)
+        if not answer.success:
+            raise DeliveryError(
+                "Meta did not confirm the template's deletion",
+                meta_code=None,
+                http_status=response.status_code,
+            )
+        return True
 
     async def upload_media(
         self,

@@ -20,6 +20,7 @@ local socket whose pgvector is that build counts as having no vectors on such a 
 
 from __future__ import annotations
 
+import math
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -193,7 +194,7 @@ class SqlaKnowledgeStore(_VectorStore):
         hits = []
         for row in rows:
             values = dict(row._mapping)
-            score = float(values.pop("score"))
+            score = _score(values.pop("score"))
             hits.append(
                 KnowledgeHit(
                     snippet=KnowledgeSnippet(**{str(k): v for k, v in values.items()}), score=score
@@ -239,7 +240,14 @@ class SqlaEmbeddingStore(_VectorStore):
             .limit(limit)
         )
         rows = await self._nearest(tenant_id, query, {"q": _checked(embedding)})
-        return [SimilarMessage(message_id=r.message_id, score=float(r.score)) for r in rows]
+        return [SimilarMessage(message_id=r.message_id, score=_score(r.score)) for r in rows]
+
+
+def _score(value: Any) -> float:
+    """pgvector's cosine distance to a zero vector (a query or text with no tokens) is NaN;
+    the core's contract (``cosine_similarity``) says 0, and JSON has no NaN."""
+    score = float(value)
+    return score if math.isfinite(score) else 0.0
 
 
 class SqlaAiUsageStore(SqlaStore):

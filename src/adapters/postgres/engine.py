@@ -10,10 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from whatsapp_core.errors import Conflict, DomainError, Forbidden, StorageError
+from whatsapp_core.errors import Conflict, DomainError, Forbidden, InvalidInput, StorageError
 
 # SQLSTATE of a refused privilege, which includes a row-level security policy's refusal.
 INSUFFICIENT_PRIVILEGE = "42501"
+# SQLSTATE class of a value the database cannot take (a NUL character in text, a number
+# or date out of range): the caller's input, never an outage.
+DATA_EXCEPTION_CLASS = "22"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -59,7 +62,10 @@ async def translated_errors() -> AsyncIterator[None]:
 
 
 def _domain_error(exc: sa_exc.DBAPIError) -> DomainError:
-    if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if sqlstate.startswith(DATA_EXCEPTION_CLASS):
+        return InvalidInput(f"the database refused a value sent: {_first_line(exc)}")
+    if sqlstate == INSUFFICIENT_PRIVILEGE:
         # e.g. a row outside the transaction's tenant (RLS WITH CHECK): a bug or an attack,
         # never something to retry.
         return Forbidden(f"the database refused it: {_first_line(exc)}")

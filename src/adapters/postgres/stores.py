@@ -402,6 +402,9 @@ class SqlaTemplateStore(SqlaStore):
         q = sa.select(t).where(t.c.tenant_id == tenant_id).order_by(t.c.name, t.c.language)
         return await self._all(tenant_id, q)
 
+    async def delete(self, tenant_id: uuid.UUID, template_id: uuid.UUID) -> None:
+        await self._delete(tenant_id, template_id)
+
 
 class SqlaOutboxStore(SqlaJobBoard):
     """Jobs are only ever appended inside a transaction and nothing reads them back in it,

@@ -355,6 +355,41 @@ ai_usage = sa.Table(
     sa.Index("ix_ai_usage_tenant_at", "tenant_id", "at"),
 )
 
+# AI settings and the auto-reply log (migration 0014), under row-level security.
+ai_settings = sa.Table(
+    "ai_settings",
+    metadata,
+    sa.Column(
+        "tenant_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("provider_order", ARRAY(sa.Text), nullable=False),
+    sa.Column("models", JSONB, nullable=False),
+    sa.Column("intents", ARRAY(sa.Text), nullable=False),
+    sa.Column("auto_suggest", sa.Boolean, nullable=False),
+    sa.Column("auto_reply", JSONB, nullable=False),
+    sa.Column("monthly_token_budget", sa.BigInteger),
+    _at("updated_at"),
+)
+
+ai_auto_replies = sa.Table(
+    "ai_auto_replies",
+    metadata,
+    _tenant(),
+    sa.Column(
+        "conversation_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("message_id", UUID(as_uuid=True), nullable=False),
+    _at("sent_at"),
+    sa.PrimaryKeyConstraint("tenant_id", "conversation_id", name="pk_ai_auto_replies"),
+)
+
 # Automation (migration 0007): webhook subscriptions, their delivery log, and the
 # idempotency keys of API sends and event fan-outs. All under row-level security.
 webhook_subscriptions = sa.Table(

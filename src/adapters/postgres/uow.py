@@ -20,6 +20,7 @@ from adapters.postgres.accounts import (
     SqlaUserStore,
 )
 from adapters.postgres.ai import SqlaAiUsageStore, SqlaEmbeddingStore, SqlaKnowledgeStore
+from adapters.postgres.ai_settings import SqlaAiSettingsStore, SqlaAutoReplyLog
 from adapters.postgres.automation import (
     SqlaDeliveryLog,
     SqlaIdempotencyStore,
@@ -77,6 +78,8 @@ class SqlaUnitOfWork:
         self.knowledge = SqlaKnowledgeStore(conn, scope)
         self.embeddings = SqlaEmbeddingStore(conn, scope)
         self.ai_usage = SqlaAiUsageStore(conn, scope)
+        self.ai_settings = SqlaAiSettingsStore(conn, scope)
+        self.auto_replies = SqlaAutoReplyLog(conn, scope)
         self.webhooks = SqlaSubscriptionStore(conn, scope)
         self.webhook_deliveries = SqlaDeliveryLog(conn, scope)
         self.idempotency = SqlaIdempotencyStore(conn, scope)

@@ -4,11 +4,20 @@ One ``EVALSHA`` reserves the caller's slot and tells it how long to sleep, so ca
 never poll and N workers in any number of processes together stay within the rate.
 The time is Redis's own (``TIME``), so worker hosts' clocks do not matter. The
 arithmetic is ``whatsapp_core.jobs.pacing_slot``'s; the key expires once idle.
+
+Redis down: the caller waits (retrying every ``retry_every`` s) up to ``outage_wait``
+s, then raises ``UpstreamUnavailable`` (the job backs off and uses up an attempt).
+Failing at once instead made each claimed send burn an attempt per backoff, so about
+a minute of outage buried the queued sends as dead letters. Waiting fills the
+worker's slots with those sends, so it stops claiming them and the rest wait in the
+outbox; an outage shorter than ``outage_wait`` costs no attempt at all. Keep it well
+under the job lease. Sends never go out unpaced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
@@ -34,23 +43,37 @@ return string.format('%.6f', wait)
 
 
 class RedisRateLimiter:
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "wa:pace:", burst: int = 1) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "wa:pace:",
+        burst: int = 1,
+        outage_wait: float = 20.0,
+        retry_every: float = 0.5,
+    ) -> None:
         if burst < 1:
             raise ValueError("burst must be at least 1")
         self._client = client
         self._prefix = prefix
         self._burst = burst
+        self._outage_wait = outage_wait
+        self._retry_every = retry_every
         self._script = client.register_script(_GCRA)  # EVALSHA, loading it on NOSCRIPT
 
     async def acquire(self, key: str, rate_per_second: float) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
-        try:
-            answer = await self._script(
-                keys=[self._prefix + key], args=[repr(1.0 / rate_per_second), self._burst]
-            )
-        except (RedisError, OSError) as exc:
-            raise UpstreamUnavailable(f"rate limiter unavailable: {exc}") from exc
+        args: list[str | int] = [repr(1.0 / rate_per_second), self._burst]
+        give_up = time.monotonic() + self._outage_wait
+        while True:
+            try:
+                answer = await self._script(keys=[self._prefix + key], args=args)
+                break
+            except (RedisError, OSError) as exc:
+                if time.monotonic() + self._retry_every > give_up:
+                    raise UpstreamUnavailable(f"rate limiter unavailable: {exc}") from exc
+                await asyncio.sleep(self._retry_every)
         wait = float(answer.decode() if isinstance(answer, bytes) else answer)
         if wait > 0:
             await asyncio.sleep(wait)

@@ -18,7 +18,7 @@ from entrypoints.http.auth import provide_principal
 from entrypoints.http.health import HealthController
 from entrypoints.http.middleware import CountersCollector, HttpMetrics, request_context
 from entrypoints.http.pages import page_handlers, template_config
-from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.problems import EXCEPTION_HANDLERS, document_problems
 from entrypoints.http.realtime import inbox_events
 from entrypoints.http.routes_admin import AdminController, TemplateController
 from entrypoints.http.routes_ai import AI_CONTROLLERS
@@ -102,7 +102,13 @@ def create_app(
             "principal": Provide(provide_principal),
         },
         template_config=template_config(),
-        middleware=[request_context(metrics, hsts=runtime.settings.profile == "production")],
+        middleware=[
+            request_context(
+                metrics,
+                hsts=runtime.settings.profile == "production",
+                body_timeout=runtime.settings.http_body_timeout_seconds,
+            )
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan, *lifespans],
         openapi_config=OpenAPIConfig(
@@ -114,4 +120,5 @@ def create_app(
         debug=False,
     )
     app.state.runtime = runtime
+    document_problems(app.openapi_schema)  # built once here, then served as amended
     return app

@@ -1,14 +1,17 @@
 """Per-request context: a correlation id (X-Request-ID in, out, and into every log
-line, audit row and job) and Prometheus request metrics."""
+line, audit row and job), Prometheus request metrics, and a deadline on a stalled
+request body."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
 from typing import Any
 
 import structlog
+from litestar.exceptions import HTTPException
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
@@ -56,11 +59,40 @@ HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
-def request_context(metrics: HttpMetrics, *, hsts: bool = False) -> Any:
+def stalled_body_refused(receive: Any, seconds: float) -> Any:
+    """``receive`` that waits at most ``seconds`` for each next piece of the request body.
+
+    uvicorn has no such deadline: a client that sends its headers and then stops (slow
+    loris) holds its connection and the handler forever. It gets a 408 instead, and the
+    connection is closed. Once the body is complete, later calls (a streaming response
+    listening for the disconnect) wait as long as they need."""
+    complete = False
+
+    async def receive_in_time() -> Any:
+        nonlocal complete
+        if complete:
+            return await receive()
+        try:
+            async with asyncio.timeout(seconds):
+                message = await receive()
+        except TimeoutError:
+            raise HTTPException(
+                status_code=408,
+                detail=f"the request body stalled: nothing arrived for {seconds:g} s",
+                headers={"Connection": "close"},
+            ) from None
+        complete = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return receive_in_time
+
+
+def request_context(metrics: HttpMetrics, *, hsts: bool = False, body_timeout: float = 30.0) -> Any:
     """An ASGI middleware factory for Litestar's ``middleware=[...]``: a request id on
-    every response (and in every log line and job it causes), request metrics, and the
+    every response (and in every log line and job it causes), request metrics, the
     headers every answer carries (``nosniff``; HSTS in production, which runs behind
-    TLS — a browser that saw it never again talks plain HTTP to the host)."""
+    TLS — a browser that saw it never again talks plain HTTP to the host), and a 408 for
+    a body that stops arriving for ``body_timeout`` seconds."""
     always = [NOSNIFF, HSTS] if hsts else [NOSNIFF]
 
     def factory(app: Any) -> Any:
@@ -87,7 +119,7 @@ def request_context(metrics: HttpMetrics, *, hsts: bool = False) -> Any:
 
             try:
                 with structlog.contextvars.bound_contextvars(correlation_id=rid):
-                    await app(scope, receive, send_with_id)
+                    await app(scope, stalled_body_refused(receive, body_timeout), send_with_id)
             finally:
                 CURRENT_CORRELATION_ID.reset(token)
                 route = _route(scope)

@@ -7,6 +7,14 @@ from typing import Any
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+)
 
 from entrypoints.observability import report_exception
 from whatsapp_core.errors import (
@@ -66,6 +74,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Respo
     response = problem(exc.status_code, _title(exc.status_code), str(exc.detail), **extra)
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 413:
+        # The rest of the body is refused unread: close rather than drain it.
+        response.headers["Connection"] = "close"
     return response
 
 
@@ -87,6 +98,47 @@ def _title(status: int) -> str:
 
 def _jsonable(value: object) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
+
+
+_STR = Schema(type=OpenAPIType.STRING)
+PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["type", "title", "status", "detail"],
+    properties={
+        "type": _STR,
+        "title": _STR,
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "detail": _STR,
+        "code": _STR,
+        "errors": Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT)),
+    },
+    description="RFC 9457 problem details; a domain error adds `code` and its details",
+)
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def document_problems(openapi: OpenAPI) -> None:
+    """Make the generated schema say what the handlers above answer: every error (any
+    status the handler table maps to) is ``application/problem+json``, not Litestar's
+    default ``{status_code, detail}`` JSON, and a 204 has no body."""
+    assert openapi.components is not None
+    openapi.components.schemas["ProblemDetails"] = PROBLEM_SCHEMA
+    content = {
+        PROBLEM_JSON: OpenAPIMediaType(schema=Reference("#/components/schemas/ProblemDetails"))
+    }
+    for item in (openapi.paths or {}).values():
+        for operation in filter(None, (getattr(item, m) for m in _METHODS)):
+            responses = operation.responses if operation.responses is not None else {}
+            for status, response in responses.items():
+                if isinstance(response, OpenAPIResponse) and status.isdigit():
+                    if int(status) >= 400:
+                        response.content = content
+                    elif status == "204":
+                        response.content = None
+            responses["default"] = OpenAPIResponse(
+                description="An error, as problem details", content=content
+            )
+            operation.responses = responses
 
 
 EXCEPTION_HANDLERS = {

@@ -115,6 +115,22 @@ class TemplateController(Controller):
             )
         )
 
+    @delete(
+        "/{template_id:uuid}",
+        status_code=204,
+        summary="Delete a template (at Meta, then here)",
+        description="A draft never submitted is removed without calling Meta; any other "
+        "template is deleted at Meta (this language version) and kept here as DELETED. "
+        "409 when it is already PENDING_DELETION or DELETED. Managers and admins.",
+    )
+    async def delete_(
+        self,
+        template_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> None:
+        await templates.delete_template(runtime.services, runtime.gateway, principal, template_id)
+
     @post(
         "/sync",
         status_code=200,

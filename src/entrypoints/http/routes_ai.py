@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from entrypoints.bootstrap import Runtime
+from entrypoints.http.routes_ai_settings import AiSettingsController
 from whatsapp_core.ai import KnowledgeSnippet
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.services import ai as ai_service
@@ -77,7 +78,7 @@ class ConversationAiController(Controller):
     ) -> SuggestionOut:
         ai = runtime.ai
         s = await ai_service.suggest_reply(
-            runtime.services, ai.suggester, principal, conversation_id, embedder=ai.embedder
+            runtime.services, ai.router, principal, conversation_id, embedder=ai.embedder
         )
         return SuggestionOut(
             text=s.text, provider=s.provider, model=s.model, grounded_on=list(s.grounded_on)
@@ -91,7 +92,7 @@ class ConversationAiController(Controller):
         runtime: NamedDependency[Runtime],
     ) -> SummaryOut:
         s = await ai_service.summarize(
-            runtime.services, runtime.ai.summarizer, principal, conversation_id
+            runtime.services, runtime.ai.router, principal, conversation_id
         )
         return SummaryOut(text=s.text, provider=s.provider, model=s.model)
 
@@ -185,4 +186,9 @@ class SearchController(Controller):
         )  # fmt: skip
 
 
-AI_CONTROLLERS = (ConversationAiController, KnowledgeController, SearchController)
+AI_CONTROLLERS = (
+    ConversationAiController,
+    KnowledgeController,
+    SearchController,
+    AiSettingsController,
+)

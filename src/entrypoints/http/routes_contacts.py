@@ -138,7 +138,11 @@ class ContactController(Controller):
             raise InvalidInput("the CSV file is larger than 10 MB", field="file")
         return await contacts.import_contacts(runtime.services, principal, read_csv(body))
 
-    @get("/export", summary="All contacts as CSV (manager+, audited; big books: POST /api/exports)")
+    @get(
+        "/export",
+        media_type="text/csv",
+        summary="All contacts as CSV (manager+, audited; big books: POST /api/exports)",
+    )
     async def export_csv(
         self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
     ) -> Response[bytes]:

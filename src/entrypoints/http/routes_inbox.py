@@ -20,10 +20,12 @@ from entrypoints.http.schemas import (
     ReplyIn,
     ThreadOut,
 )
+from entrypoints.http.schemas_interactive import InteractiveIn
 from whatsapp_core.domain.model import ConversationStatus, Principal
 from whatsapp_core.services import conversations as conv
 from whatsapp_core.services.accounts import add_note, list_notes
 from whatsapp_core.services.outbound import send_reply
+from whatsapp_core.services.outbound_interactive import send_interactive
 
 
 class InboxController(Controller):
@@ -80,6 +82,28 @@ class InboxController(Controller):
     ) -> MessageOut:
         message = await send_reply(
             runtime.services, principal, conversation_id, data.text,
+            reply_to_wamid=data.reply_to_wamid,
+        )  # fmt: skip
+        return MessageOut.of(message)
+
+    @post(
+        "/{conversation_id:uuid}/interactive",
+        status_code=202,
+        summary="Reply buttons or a list (24 h window)",
+        description="type 'button': body and 1-3 buttons {id, title <= 20}; type 'list': "
+        "body, button (the label, <= 20) and 1-10 sections of rows {id, title <= 24, "
+        "description <= 72}, at most 10 rows in all; optional header and footer (<= 60). "
+        "A field over Meta's limits is a 422 naming it; outside the window, 409.",
+    )
+    async def interactive(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        data: JSONBody[InteractiveIn],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> MessageOut:
+        message = await send_interactive(
+            runtime.services, principal, conversation_id, data.content(),
             reply_to_wamid=data.reply_to_wamid,
         )  # fmt: skip
         return MessageOut.of(message)

@@ -74,6 +74,11 @@ class PacedGateway:
     async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
         return await self._gateway.list_templates(tenant)
 
+    async def delete_template(
+        self, tenant: Tenant, *, name: str, meta_id: str | None = None
+    ) -> bool:
+        return await self._gateway.delete_template(tenant, name=name, meta_id=meta_id)
+
     async def upload_media(
         self,
         tenant: Tenant,
@@ -187,7 +192,7 @@ def ai_classify(services: ServicesFactory, ai: AiProviders) -> JobHandler:
     async def handle(job: JobRecord) -> str:
         payload = decode_payload(job, AiClassifyPayload)
         return await classify_message(
-            services(), ai.classifier, job.tenant_id, payload.message_id, embedder=ai.embedder
+            services(), ai.router, job.tenant_id, payload.message_id, embedder=ai.embedder
         )
 
     return handle

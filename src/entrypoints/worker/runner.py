@@ -274,9 +274,13 @@ def build_worker(runtime: Runtime, gateway: WhatsAppGateway, **options: Any) -> 
         from adapters.redis.rate_limit import RedisRateLimiter
 
         assert runtime.settings.redis_url is not None  # settings require it in production
-        client = aioredis.from_url(runtime.settings.redis_url, socket_connect_timeout=3)
+        # A Redis that hangs is an outage too (the limiter waits it out, then gives up),
+        # never a send stuck past its job's lease.
+        client = aioredis.from_url(
+            runtime.settings.redis_url, socket_connect_timeout=3, socket_timeout=5
+        )
         runtime.on_stop(client.aclose)
-        limiter = RedisRateLimiter(client)
+        limiter = RedisRateLimiter(client)  # waits out an outage of up to 20 s (lease 60 s)
     else:
         from adapters.memory.jobs import MemoryRateLimiter
 

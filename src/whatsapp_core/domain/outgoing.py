@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from whatsapp_core.policies.interactive import InteractiveContent
+
 
 class Recipient(msgspec.Struct, frozen=True, kw_only=True):
     """Send to the phone when known (``to``), else to the BSUID (``recipient``)."""
@@ -24,6 +26,7 @@ class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     media_id: str | None = None
     caption: str | None = None
     filename: str | None = None
+    interactive: InteractiveContent | None = None  # type "interactive": buttons or a list
 
 
 class SendReceipt(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,7 +2,9 @@
 
 Local transitions (ours): ``submit`` DRAFT -> PENDING; ``edit`` DRAFT | REJECTED |
 LIMIT_EXCEEDED -> DRAFT (a LIMIT_EXCEEDED template was never created at Meta, so
-like a rejected one it is fixed and resubmitted).
+like a rejected one it is fixed and resubmitted); ``delete`` every state but
+PENDING_DELETION and DELETED -> DELETED (a draft Meta never saw is removed instead:
+``services.templates.delete_template``).
 
 Meta's ``message_template_status_update`` events (theirs): Meta is the source of
 truth, so an event is accepted from every state Meta could plausibly see the
@@ -69,6 +71,7 @@ __all__ = [
     "TemplateEvent",
     "TemplateStatus",
     "apply_meta_event",
+    "delete",
     "edit",
     "is_sendable",
     "listed_status",
@@ -182,6 +185,16 @@ def edit(status: TemplateStatus) -> TemplateStatus:
         f"A {status} template cannot be edited here; only drafts and templates Meta "
         "rejected or could not create can. Create a new template instead.",
     )
+
+
+def delete(status: TemplateStatus) -> TemplateStatus:
+    """Delete the template (at Meta, then here): -> DELETED. Refused once Meta deletes it
+    already (PENDING_DELETION) or has (DELETED)."""
+    if status in (_S.PENDING_DELETION, _S.DELETED):
+        raise _illegal(
+            status, "delete", f"This template is already {status}; there is nothing to delete."
+        )
+    return _S.DELETED
 
 
 def apply_meta_event(status: TemplateStatus, event: str) -> TemplateStatus:

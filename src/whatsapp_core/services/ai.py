@@ -4,89 +4,47 @@ summarise a conversation, manage the knowledge base, search by meaning.
 Providers are called outside any transaction (a slow model never holds a database
 connection); what they answer is stored in a short transaction after. Everything a
 provider sees is read through the caller's tenant, so a prompt can only ever carry
-that tenant's messages and snippets.
+that tenant's messages and snippets. Which providers answer, with which intents, and
+whether at all, is the tenant's AI settings (``services.ai_settings``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
 
 import msgspec
 from msgspec.structs import replace
 
 from whatsapp_core.ai import (
-    DEFAULT_INTENTS,
     FALLBACK_INTENT,
-    AiUsage,
     Embedder,
-    IntentClassifier,
     IntentResult,
     KnowledgeHit,
     KnowledgeSnippet,
-    ReplyContext,
-    ReplySuggester,
+    ProviderRouter,
     Suggestion,
-    Summarizer,
     Summary,
-    TokenUsage,
-    Turn,
 )
-from whatsapp_core.domain.model import Contact, Direction, Message, Principal
+from whatsapp_core.domain.model import Direction, Message, Principal
 from whatsapp_core.errors import InvalidInput, NotFound, PolicyViolation
 from whatsapp_core.jobs import N8N_TRIGGER
 from whatsapp_core.policies.access import Action
-from whatsapp_core.ports import UnitOfWork
+from whatsapp_core.services.ai_context import (
+    as_turns,
+    contact_name,
+    message_text,
+    record_usage,
+    record_usage_alone,
+    reply_context,
+)
+from whatsapp_core.services.ai_settings import plan_for, require_enabled, settings_for
 from whatsapp_core.services.authz import authorize
+from whatsapp_core.services.auto_reply import follow_up
 from whatsapp_core.services.context import Services
 
 CLASSIFY_CONTEXT = 6  # earlier messages a classifier sees
-SUGGEST_CONTEXT = 12  # messages a suggester sees
 SUMMARY_CONTEXT = 50
-KNOWLEDGE_TOP_K = 3
-# Below this cosine similarity a snippet is about something else; grounding a reply on
-# it would mislead (hashing embeddings of unrelated texts stay under ~0.15).
-KNOWLEDGE_MIN_SCORE = 0.2
 MAX_TITLE, MAX_BODY, MAX_QUERY = 200, 4000, 500
-
-
-def message_text(message: Message) -> str:
-    """What was said: the text, or a media caption; empty for stickers, reactions..."""
-    caption = message.content.get("caption") if isinstance(message.content, dict) else None
-    return (message.text or (caption if isinstance(caption, str) else "") or "").strip()
-
-
-def as_turns(newest_first: Iterable[Message]) -> tuple[Turn, ...]:
-    turns = [
-        Turn(role="customer" if m.direction is Direction.INBOUND else "agent", text=text)
-        for m in newest_first
-        if (text := message_text(m))
-    ]
-    return tuple(reversed(turns))
-
-
-def contact_name(contact: Contact) -> str | None:
-    """A name to greet by; never the phone number (providers do not need it)."""
-    return contact.name or contact.username or None
-
-
-async def _record_usage(
-    svc: Services,
-    uow: UnitOfWork,
-    tenant_id: uuid.UUID,
-    answer: IntentResult | Suggestion | Summary,
-    operation: str,
-) -> None:
-    usage: TokenUsage = answer.usage
-    if usage.total == 0:
-        return
-    await uow.ai_usage.add(
-        AiUsage(
-            tenant_id=tenant_id, provider=answer.provider, model=answer.model or "unknown",
-            operation=operation, input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens, at=svc.clock.now(),
-        )
-    )  # fmt: skip
 
 
 # -- the ai.classify job ------------------------------------------------------------------
@@ -94,17 +52,22 @@ async def _record_usage(
 
 async def classify_message(
     svc: Services,
-    classifier: IntentClassifier,
+    router: ProviderRouter,
     tenant_id: uuid.UUID,
     message_id: uuid.UUID,
     *,
     embedder: Embedder | None = None,
-    intents: Sequence[str] = DEFAULT_INTENTS,
 ) -> str:
-    """Store the intent of an inbound message (and its embedding, where vectors are
-    supported), then tell the inbox and automation. Idempotent: a message that has an
-    intent already is left alone, so a retried job changes nothing."""
+    """Store the intent of an inbound message (one of the tenant's intents; anything else
+    is ``other``) and its embedding, where vectors are supported; tell the inbox and
+    automation; then suggest and auto-reply as the tenant's settings say. Idempotent: a
+    message that has an intent already is left alone, so a retried job changes nothing.
+    A tenant with AI off, over its budget (and no offline provider) or without a
+    configured provider: nothing is done and the outcome says why."""
     async with svc.uow() as uow:
+        settings = await settings_for(uow, tenant_id)
+        if not settings.enabled:
+            return "ai disabled"
         message = await uow.messages.get(tenant_id, message_id)
         if message.intent is not None:
             return f"already classified: {message.intent}"
@@ -113,9 +76,14 @@ async def classify_message(
         earlier = await uow.messages.thread(
             tenant_id, message.conversation_id, limit=CLASSIFY_CONTEXT, before=message.created_at
         )
+    intents = settings.intents
     text = message_text(message)
     if text:
-        result = await classifier.classify(text, intents=intents, context=as_turns(earlier))
+        try:
+            engine, _ = await plan_for(svc, router, settings)
+        except PolicyViolation as exc:
+            return f"skipped: {exc.message}"
+        result = await engine.classify(text, intents=intents, context=as_turns(earlier))
         if result.intent not in intents:
             result = replace(result, intent=FALLBACK_INTENT)
     else:  # a sticker, a location...: nothing to classify
@@ -127,10 +95,9 @@ async def classify_message(
         current = await uow.messages.get(tenant_id, message_id)
         if current.intent is not None:  # another run got there first
             return f"already classified: {current.intent}"
-        await uow.messages.update(
-            replace(current, intent=result.intent, intent_confidence=confidence)
-        )
-        await _record_usage(svc, uow, tenant_id, result, "classify")
+        current = replace(current, intent=result.intent, intent_confidence=confidence)
+        await uow.messages.update(current)
+        await record_usage(svc, uow, tenant_id, result, "classify")
         if vector is not None and await uow.embeddings.supported():
             await uow.embeddings.put(tenant_id, message_id, vector)
         payload = {
@@ -143,7 +110,8 @@ async def classify_message(
         await svc.enqueue(uow, tenant_id, N8N_TRIGGER, {"event": "ai.classified", **payload})
         await uow.commit()
     await svc.publish_all([svc.event("ai.classified", tenant_id, **payload)])
-    return f"classified: {result.intent} ({confidence:.2f}) by {result.provider}"
+    after = await follow_up(svc, router, settings, current, result.intent, embedder=embedder)
+    return f"classified: {result.intent} ({confidence:.2f}) by {result.provider}{after}"
 
 
 # -- agent helpers ----------------------------------------------------------------------
@@ -151,68 +119,45 @@ async def classify_message(
 
 async def suggest_reply(
     svc: Services,
-    suggester: ReplySuggester,
+    router: ProviderRouter,
     principal: Principal,
     conversation_id: uuid.UUID,
     *,
     embedder: Embedder | None = None,
 ) -> Suggestion:
     """A reply to the customer's last message, from the thread's recent messages and,
-    where vectors are supported, the tenant's most similar knowledge snippets."""
+    where vectors are supported, the tenant's most similar knowledge snippets. Through
+    the tenant's providers; refused (409) when AI is off or the budget is spent."""
     authorize(principal, Action.CONVERSATION_READ)
     tenant_id = principal.tenant_id
     async with svc.uow() as uow:
-        conversation = await uow.conversations.get(tenant_id, conversation_id)
-        contact = await uow.contacts.get(tenant_id, conversation.contact_id)
-        recent = await uow.messages.thread(tenant_id, conversation_id, limit=SUGGEST_CONTEXT)
-    last = next((m for m in recent if m.direction is Direction.INBOUND and message_text(m)), None)
-    if last is None:
-        raise PolicyViolation(
-            "there is no customer message to answer yet", code="nothing_to_answer"
-        )
-    knowledge: tuple[KnowledgeHit, ...] = ()
-    if embedder is not None:
-        vector = (await embedder.embed([message_text(last)]))[0]
-        async with svc.uow() as uow:
-            if await uow.embeddings.supported():
-                hits = await uow.knowledge.similar(tenant_id, vector, limit=KNOWLEDGE_TOP_K)
-                knowledge = tuple(h for h in hits if h.score >= KNOWLEDGE_MIN_SCORE)
-    context = ReplyContext(
-        contact_name=contact_name(contact),
-        turns=as_turns(recent),
-        intent=last.intent,
-        knowledge=knowledge,
-    )
-    suggestion = await suggester.suggest(context)
-    await _record_alone(svc, tenant_id, suggestion, "suggest")
+        settings = await settings_for(uow, tenant_id)
+    require_enabled(settings)
+    context = await reply_context(svc, tenant_id, conversation_id, embedder=embedder)
+    engine, _ = await plan_for(svc, router, settings)
+    suggestion = await engine.suggest(context)
+    await record_usage_alone(svc, tenant_id, suggestion, "suggest")
     return suggestion
 
 
 async def summarize(
-    svc: Services, summarizer: Summarizer, principal: Principal, conversation_id: uuid.UUID
+    svc: Services, router: ProviderRouter, principal: Principal, conversation_id: uuid.UUID
 ) -> Summary:
     authorize(principal, Action.CONVERSATION_READ)
     tenant_id = principal.tenant_id
     async with svc.uow() as uow:
+        settings = await settings_for(uow, tenant_id)
         conversation = await uow.conversations.get(tenant_id, conversation_id)
         contact = await uow.contacts.get(tenant_id, conversation.contact_id)
         recent = await uow.messages.thread(tenant_id, conversation_id, limit=SUMMARY_CONTEXT)
+    require_enabled(settings)
     turns = as_turns(recent)
     if not turns:
         return Summary(text="No messages yet.", provider="none")
-    summary = await summarizer.summarize(turns, contact_name=contact_name(contact))
-    await _record_alone(svc, tenant_id, summary, "summarize")
+    engine, _ = await plan_for(svc, router, settings)
+    summary = await engine.summarize(turns, contact_name=contact_name(contact))
+    await record_usage_alone(svc, tenant_id, summary, "summarize")
     return summary
-
-
-async def _record_alone(
-    svc: Services, tenant_id: uuid.UUID, answer: Suggestion | Summary, operation: str
-) -> None:
-    if answer.usage.total == 0:
-        return
-    async with svc.uow() as uow:
-        await _record_usage(svc, uow, tenant_id, answer, operation)
-        await uow.commit()
 
 
 # -- knowledge base ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient
 from whatsapp_core.errors import DeliveryError, InvalidInput, NotFound, PolicyViolation
 from whatsapp_core.media import BlobStore
 from whatsapp_core.policies.access import Action
+from whatsapp_core.policies.interactive import from_content
 from whatsapp_core.policies.meta_errors import Remedy, remedy_for
 from whatsapp_core.policies.status import MessageStatus
 from whatsapp_core.policies.templates import is_sendable, render, validate_parameters
@@ -212,10 +213,13 @@ async def _queue(
     conversation: Conversation,
     message: Message,
     correlation_id: str | None,
+    *,
+    mark_read: bool = True,  # an agent answering has read the thread; an auto-reply has not
 ) -> list[DomainEvent]:
     await uow.messages.add(message)
+    unread = 0 if mark_read else conversation.unread_count
     await uow.conversations.update(
-        replace(conversation, last_message_at=message.created_at, unread_count=0)
+        replace(conversation, last_message_at=message.created_at, unread_count=unread)
     )
     await svc.enqueue(
         uow, principal.tenant_id, "msg.send", {"message_id": str(message.id)}, correlation_id
@@ -289,6 +293,7 @@ async def deliver_message(
 
 def _to_outgoing(message: Message) -> OutgoingMessage:
     content: dict[str, Any] = message.content
+    interactive = content.get("interactive") if message.type == "interactive" else None
     return OutgoingMessage(
         type=message.type,
         text=message.text if message.type == "text" else None,
@@ -297,6 +302,7 @@ def _to_outgoing(message: Message) -> OutgoingMessage:
         template_language=message.template_language,
         body_params=content.get("body_params", []),
         header_params=content.get("header_params", []),
+        interactive=from_content(interactive) if isinstance(interactive, dict) else None,
     )
 
 

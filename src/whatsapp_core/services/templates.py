@@ -16,12 +16,13 @@ from whatsapp_core.domain.remote_templates import (
     TemplateSyncReport,
     components_from_meta,
 )
-from whatsapp_core.errors import InvalidInput
+from whatsapp_core.errors import Conflict, InvalidInput, UpstreamUnavailable
 from whatsapp_core.policies.access import Action, Role
 from whatsapp_core.policies.templates import (
     TemplateCategory,
     TemplateComponents,
     TemplateStatus,
+    delete,
     edit,
     listed_status,
     reconcile,
@@ -87,12 +88,12 @@ async def edit_template(
     authorize(principal, Action.TEMPLATE_MANAGE)
     async with svc.uow() as uow:
         before = await uow.templates.get(principal.tenant_id, template_id)
-        new_category = TemplateCategory(category) if category else before.category
-        validate_definition(before.name, new_category, components)
+        new_category = category or before.category
+        validate_definition(before.name, new_category, components)  # the category too
         after = replace(
             before,
             status=edit(before.status),
-            category=new_category,
+            category=TemplateCategory(new_category),
             components=components,
             rejection_reason=None,
             updated_at=svc.clock.now(),
@@ -135,6 +136,71 @@ async def submit_template(
         )  # fmt: skip
         await uow.commit()
     return after
+
+
+async def delete_template(
+    svc: Services,
+    gateway: WhatsAppGateway | None,
+    principal: Principal,
+    template_id: uuid.UUID,
+    *,
+    correlation_id: str | None = None,
+) -> Template | None:
+    """Delete a template. One Meta never gave an id (a draft never submitted) is removed
+    here without calling Meta (answer None); any other is deleted at Meta first, by name
+    and Meta's id of this language version, then kept here as DELETED (its figures stay
+    for reports). A template Meta no longer has is marked DELETED all the same.
+    PENDING_DELETION and DELETED ones are a ``Conflict`` (409)."""
+    authorize(principal, Action.TEMPLATE_MANAGE)
+    async with svc.uow() as uow:
+        template = await uow.templates.get(principal.tenant_id, template_id)
+        delete(template.status)  # refuses before anything is called
+        tenant = await uow.tenants.get(principal.tenant_id)
+    if template.meta_id is None:
+        await _remove_local(svc, principal, template, correlation_id)
+        return None
+    if gateway is None:
+        raise UpstreamUnavailable("no WhatsApp gateway is configured on this server")
+    found = await gateway.delete_template(tenant, name=template.name, meta_id=template.meta_id)
+    async with svc.uow() as uow:
+        current = await uow.templates.get(principal.tenant_id, template_id)
+        # A fast DELETED webhook may have got here first: the state is the same.
+        after = replace(current, status=TemplateStatus.DELETED, updated_at=svc.clock.now())
+        await uow.templates.update(after)
+        await svc.audit(
+            uow, principal, "template.delete", "template", template_id,
+            before={"status": current.status.value},
+            after={"status": after.status.value, "meta_id": template.meta_id,
+                   "found_at_meta": found},
+            correlation_id=correlation_id,
+        )  # fmt: skip
+        event = await announce_status(svc, uow, after, None, correlation_id)
+        await uow.commit()
+    await svc.publish_all([event])
+    return after
+
+
+async def _remove_local(
+    svc: Services, principal: Principal, template: Template, correlation_id: str | None
+) -> None:
+    async with svc.uow() as uow:
+        current = await uow.templates.get(principal.tenant_id, template.id)
+        if current.meta_id is not None:  # submitted meanwhile: Meta has it now
+            raise Conflict(
+                "This template was just submitted to Meta; load it again and retry.",
+                code="template_changed",
+            )
+        await uow.templates.delete(principal.tenant_id, template.id)
+        await svc.audit(
+            uow, principal, "template.delete", "template", template.id,
+            before=_snapshot(current) | {"name": current.name, "language": current.language},
+            after=None, correlation_id=correlation_id,
+        )  # fmt: skip
+        event = await announce_status(
+            svc, uow, replace(current, status=TemplateStatus.DELETED), None, correlation_id
+        )
+        await uow.commit()
+    await svc.publish_all([event])
 
 
 async def list_templates(svc: Services, principal: Principal) -> list[Template]:
@@ -197,7 +263,9 @@ async def sync_templates(
         sync.report.missing_at_meta = sum(
             1
             for key, t in local.items()
-            if key not in seen and t.meta_id is not None and t.status is not TemplateStatus.DRAFT
+            if key not in seen
+            and t.meta_id is not None
+            and t.status not in (TemplateStatus.DRAFT, TemplateStatus.DELETED)
         )
         await uow.commit()
     await svc.publish_all(sync.events)
@@ -270,6 +338,11 @@ class _Sync:
     async def update(self, current: Template, remote: RemoteTemplate) -> Template | None:
         if current.status is TemplateStatus.DRAFT:
             self.report.drafts_kept += 1
+            return None
+        if current.status is TemplateStatus.DELETED and remote.meta_id == current.meta_id:
+            # Meta's list can lag a delete it confirmed; DELETED is final for this id
+            # (the same name made again at Meta comes with a new id and is taken).
+            self.report.unchanged += 1
             return None
         try:
             status, legal = reconcile(current.status, remote.status)

@@ -9,13 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.ai import build_ai
+from adapters.ai import build_ai, providers_with
 from adapters.ai.prompts import classification_prompt, suggestion_prompt
 from adapters.memory.jobs import MemoryOutboxRelay, MemoryRateLimiter
 from entrypoints.worker import Worker
 from tests.unit.services.harness import ANA_PHONE, Harness
 from whatsapp_core.ai import (
     IntentResult,
+    ProviderRouter,
     ReplyContext,
     Suggestion,
     TokenUsage,
@@ -47,6 +48,11 @@ async def inbound(h: Harness, text: str, tenant: Tenant | None = None, **kw: obj
     h.clock.advance(timedelta(seconds=5))
     found = [m for m in h.uow.db.state.messages.values() if m.tenant_id == t.id]
     return max(found, key=lambda m: m.created_at)
+
+
+def routed(provider: object, name: str = "anthropic") -> ProviderRouter:
+    """A router whose only provider is ``provider`` (a fake), under ``name``."""
+    return providers_with({name: provider}).router
 
 
 def jobs(h: Harness, kind: str) -> list[dict[str, object]]:
@@ -83,10 +89,10 @@ async def test_the_classify_job_runs_from_ingest_to_the_inbox_event(h: Harness) 
 async def test_classifying_again_changes_nothing(h: Harness) -> None:
     message = await inbound(h, "Oi, tudo bem?")
     first = await ai_service.classify_message(
-        h.svc, AI.classifier, h.t.id, message.id, embedder=AI.embedder
+        h.svc, AI.router, h.t.id, message.id, embedder=AI.embedder
     )
     assert first.startswith("classified: greeting")
-    again = await ai_service.classify_message(h.svc, AI.classifier, h.t.id, message.id)
+    again = await ai_service.classify_message(h.svc, AI.router, h.t.id, message.id)
     assert again == "already classified: greeting"
     assert len([p for p in jobs(h, N8N_TRIGGER) if p["event"] == "ai.classified"]) == 1
     assert h.events.kinds().count("ai.classified") == 1
@@ -114,7 +120,9 @@ async def test_usage_is_recorded_and_the_embedding_stored(h: Harness) -> None:
     await inbound(h, "Hello")
     message = await inbound(h, "I want to buy two")
     counting = Counting()
-    await ai_service.classify_message(h.svc, counting, h.t.id, message.id, embedder=AI.embedder)
+    await ai_service.classify_message(
+        h.svc, routed(counting), h.t.id, message.id, embedder=AI.embedder
+    )
     ((text, context),) = counting.seen
     assert text == "I want to buy two"
     assert [t.text for t in context] == ["Hello"]  # earlier messages of the thread only
@@ -128,7 +136,7 @@ async def test_usage_is_recorded_and_the_embedding_stored(h: Harness) -> None:
 async def test_media_without_text_is_other_without_calling_a_provider(h: Harness) -> None:
     message = await inbound(h, "", type="sticker", media_id="m1")
     counting = Counting()
-    outcome = await ai_service.classify_message(h.svc, counting, h.t.id, message.id)
+    outcome = await ai_service.classify_message(h.svc, routed(counting), h.t.id, message.id)
     assert outcome == "classified: other (0.00) by none"
     assert counting.seen == []
 
@@ -148,7 +156,7 @@ async def test_a_prompt_for_one_tenant_holds_none_of_another_tenants_data(h: Har
     mine = await inbound(h, "Where is my order #4521?")
     recording = Recording()
     await ai_service.suggest_reply(
-        h.svc, recording, h.as_(Role.AGENT), mine.conversation_id, embedder=AI.embedder
+        h.svc, routed(recording), h.as_(Role.AGENT), mine.conversation_id, embedder=AI.embedder
     )
     (context,) = recording.contexts
     prompt = suggestion_prompt(context)
@@ -161,7 +169,9 @@ async def test_a_prompt_for_one_tenant_holds_none_of_another_tenants_data(h: Har
     assert "sk-" not in text
     foreign = next(m for m in h.uow.db.state.messages.values() if m.tenant_id == other.id)
     with pytest.raises(NotFound):  # another tenant's conversation looks absent
-        await ai_service.suggest_reply(h.svc, recording, h.as_(Role.AGENT), foreign.conversation_id)
+        await ai_service.suggest_reply(
+            h.svc, routed(recording), h.as_(Role.AGENT), foreign.conversation_id
+        )
     classify = classification_prompt("x", ["other"], context.turns)
     assert "Globex" not in classify.user
 
@@ -169,20 +179,18 @@ async def test_a_prompt_for_one_tenant_holds_none_of_another_tenants_data(h: Har
 async def test_suggestions_need_conversation_read_and_a_customer_message(h: Harness) -> None:
     message = await inbound(h, "Cadê meu pedido?")
     viewer = await ai_service.suggest_reply(
-        h.svc, AI.suggester, h.as_(Role.VIEWER), message.conversation_id
+        h.svc, AI.router, h.as_(Role.VIEWER), message.conversation_id
     )
     assert viewer.text.startswith("Olá Ana!")
     api_key = Principal(tenant_id=h.t.id, role=Role.ADMIN, api_key_id=uuid.uuid4())
     with pytest.raises(Forbidden):
-        await ai_service.suggest_reply(h.svc, AI.suggester, api_key, message.conversation_id)
+        await ai_service.suggest_reply(h.svc, AI.router, api_key, message.conversation_id)
 
 
 async def test_a_thread_without_customer_text_has_nothing_to_answer(h: Harness) -> None:
     message = await inbound(h, "", type="sticker", media_id="m1")
     with pytest.raises(PolicyViolation, match="no customer message"):
-        await ai_service.suggest_reply(
-            h.svc, AI.suggester, h.as_(Role.AGENT), message.conversation_id
-        )
+        await ai_service.suggest_reply(h.svc, AI.router, h.as_(Role.AGENT), message.conversation_id)
 
 
 async def test_the_knowledge_base_grounds_suggestions_and_search(h: Harness) -> None:
@@ -196,12 +204,10 @@ async def test_the_knowledge_base_grounds_suggestions_and_search(h: Harness) -> 
         h.svc, AI.embedder, admin, "Returns", "You can return any item within 30 days."
     )
     message = await inbound(h, "What time do you open on Saturday?")
-    await ai_service.classify_message(
-        h.svc, AI.classifier, h.t.id, message.id, embedder=AI.embedder
-    )
+    await ai_service.classify_message(h.svc, AI.router, h.t.id, message.id, embedder=AI.embedder)
 
     suggestion = await ai_service.suggest_reply(
-        h.svc, AI.suggester, agent, message.conversation_id, embedder=AI.embedder
+        h.svc, AI.router, agent, message.conversation_id, embedder=AI.embedder
     )
     assert suggestion.grounded_on == (str(hours.id),)
     assert "Monday to Saturday" in suggestion.text
@@ -225,7 +231,7 @@ async def test_summaries_come_from_the_thread(h: Harness) -> None:
     await inbound(h, "Hi. I ordered a blender last week.")
     message = await inbound(h, "It arrived broken and nobody answers!")
     summary = await ai_service.summarize(
-        h.svc, AI.summarizer, h.as_(Role.VIEWER), message.conversation_id
+        h.svc, AI.router, h.as_(Role.VIEWER), message.conversation_id
     )
     assert summary.provider == "offline"
     assert summary.text.startswith("Ana sent 2 messages")

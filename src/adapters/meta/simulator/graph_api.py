@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, QueryParameter
 
@@ -40,6 +40,8 @@ TEMPLATE_FIELDS = frozenset(
 DEFAULT_PAGE = 25
 MAX_PAGE = 1000
 LOOKASIDE = "/lookaside/whatsapp_business/attachments"
+# Meta's answer to deleting a template it does not have: code 100 with this subcode.
+TEMPLATE_NOT_FOUND_SUBCODE = 2593002
 _NO_OBJECT = (
     "Unsupported {verb} request. Object with ID '{id}' does not exist, cannot be loaded due "
     "to missing permissions, or does not support this operation."
@@ -209,7 +211,17 @@ def graph_api_router(sim: Simulator) -> Router:
         problem = _template_problem(create)
         if problem is not None:
             return meta_error(100, problem)
-        if state.find_template(waba_id, create.name, create.language) is not None:
+        existing = state.find_template(waba_id, create.name, create.language)
+        if existing is not None and existing.status == "DELETED":
+            return meta_error(
+                100,
+                f"New {create.language} content can't be added while the existing "
+                f"{create.language} content is being deleted. Try again in 4 weeks or "
+                "create a message template with a new name.",
+                message="Invalid parameter",
+                subcode=2388023,
+            )
+        if existing is not None:
             return meta_error(
                 100,
                 f"There is already {create.language} content for this template.",
@@ -243,7 +255,9 @@ def graph_api_router(sim: Simulator) -> Router:
         if isinstance(page, str):
             return meta_error(100, page)
         limit, after, fields = page
-        ours = [t for t in state.templates.values() if t.waba_id == waba_id]
+        ours = [
+            t for t in state.templates.values() if t.waba_id == waba_id and t.status != "DELETED"
+        ]
         start = 0
         if after is not None:
             ids = [t.id for t in ours]
@@ -264,6 +278,42 @@ def graph_api_router(sim: Simulator) -> Router:
                     f"{base}/{version}/{waba_id}/message_templates?{urlencode(query)}"
                 )
         return json_response(answer)
+
+    @delete("/{version:str}/{waba_id:str}/message_templates", status_code=200)
+    async def delete_template(
+        version: FromPath[str], waba_id: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        """By ``name`` every language of it goes; with ``hsm_id`` only that one."""
+        refused = _guard(sim, request, version) or _injected_failure(sim)
+        if refused is not None:
+            return refused
+        if not NUMERIC_ID.fullmatch(waba_id):
+            return _no_object("delete", waba_id)
+        name = request.query_params.get("name", "")
+        hsm_id = request.query_params.get("hsm_id")
+        if not name:
+            return meta_error(100, "The parameter name is required.")
+        doomed = [
+            t
+            for t in state.templates.values()
+            if (t.waba_id, t.name) == (waba_id, name)
+            and hsm_id in (None, t.id)
+            and t.status != "DELETED"
+        ]
+        if not doomed:
+            return meta_error(
+                100,
+                f"The message template {name} wasn't found for this account.",
+                message="Invalid parameter",
+                subcode=TEMPLATE_NOT_FOUND_SUBCODE,
+                user_title="Message template not found",
+            )
+        for template in doomed:
+            # Kept, as Meta keeps it: no longer listed, not sendable (132001), its name
+            # and language not reusable for a while; a review still running skips it.
+            template.status = "DELETED"
+            sim.webhooks.spawn(sim.webhooks.template_deleted(template))
+        return json_response({"success": True})
 
     @post(
         "/{version:str}/{phone_number_id:str}/media",
@@ -341,6 +391,7 @@ def graph_api_router(sim: Simulator) -> Router:
             messages,
             create_template,
             list_templates,
+            delete_template,
             upload_media,
             media_info,
             media_download,

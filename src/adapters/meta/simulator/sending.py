@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Response
 
+from adapters.meta.simulator.interactive import interactive_problem
 from adapters.meta.simulator.runtime import Simulator
 from adapters.meta.simulator.state import SentRecord, new_wamid
 from adapters.meta.simulator.wire import (
@@ -83,6 +84,8 @@ def send_problem(req: SendRequest) -> str | None:
         return _media_problem(req.type, payload)
     if req.reaction is not None and req.type == "reaction" and not req.reaction.message_id:
         return "reaction.message_id is required"
+    if req.type == "interactive":
+        return interactive_problem(payload)
     return None
 
 

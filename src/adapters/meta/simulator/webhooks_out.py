@@ -203,3 +203,16 @@ class WebhookSender:
         }
         envelope = self.envelope(template.waba_id, "message_template_status_update", value)
         await self.post(envelope, "template")
+
+    async def template_deleted(self, template: SimTemplate) -> None:
+        """Meta's DELETED status update after a template is deleted through the API."""
+        value = {
+            "event": "DELETED",
+            "message_template_id": int(template.id),
+            "message_template_name": template.name,
+            "message_template_language": template.language,
+            "message_template_category": template.category,
+            "reason": "NONE",
+        }
+        envelope = self.envelope(template.waba_id, "message_template_status_update", value)
+        await self.post(envelope, "template")

@@ -197,6 +197,7 @@ def meta_error(
     message: str | None = None,
     subcode: int | None = None,
     retry_after: float | None = None,
+    user_title: str | None = None,
 ) -> Response[bytes]:
     """Meta's error body: ``{"error": {message, type, code, error_subcode, error_data,
     fbtrace_id}}``, with ``Retry-After`` when given."""
@@ -209,6 +210,8 @@ def meta_error(
     }
     if subcode is not None:
         error["error_subcode"] = subcode
+    if user_title is not None:
+        error["error_user_title"] = user_title
     if details:
         error["error_data"] = {"messaging_product": "whatsapp", "details": details}
     headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None

@@ -282,6 +282,9 @@ function onEvent(event) {
     case "note.created":
       if (here) renderSide();
       break;
+    case "ai.classified": // the intent chip of an inbound message
+      if (here) refreshThread();
+      break;
     case "template.status":
       forgetTemplates();
       if (state.current && !state.current.window_open) renderComposer(composerBox, state.current, afterSend);

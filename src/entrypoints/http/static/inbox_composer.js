@@ -1,5 +1,6 @@
 // The composer: free text while the 24 h window is open, an approved-template picker after.
 import { api, can, fmtFull, h, icon, timeLeft, toast } from "./api.js";
+import { quickReplies } from "./inbox_buttons.js";
 import { checkParam, filled, paramsFor, placeholders } from "./tpl.js";
 
 const SEND = ["M4 12 20 4l-4 16-4-7z", "M12 13l8-9"];
@@ -48,14 +49,19 @@ function openComposer(box, conv, onSent) {
     input.style.height = "auto";
     input.style.height = `${Math.min(input.scrollHeight + 2, 160)}px`;
   };
+  const quick = quickReplies();
   async function submit() {
     const text = input.value.trim();
     if (!text || send.disabled) return;
     send.disabled = true;
+    const buttons = quick.values();
     try {
-      const message = await api(`/api/conversations/${conv.id}/messages`, { method: "POST", body: { text } });
+      const message = buttons
+        ? await api(`/api/conversations/${conv.id}/interactive`, { method: "POST", body: { type: "button", body: text, buttons } })
+        : await api(`/api/conversations/${conv.id}/messages`, { method: "POST", body: { text } });
       input.value = "";
       drafts.delete(conv.id);
+      quick.reset();
       grow();
       onSent(message);
     } catch (err) {
@@ -125,7 +131,8 @@ function openComposer(box, conv, onSent) {
   box.replaceChildren(
     // Reserved for AI reply suggestions (POST /api/conversations/{id}/suggest).
     h("div.slot-suggest#suggest-slot"),
-    h("div.input-row", attach, picker, input, send),
+    quick.row,
+    h("div.input-row", attach, picker, quick.toggle, input, send),
     h("div.hint-row", h("span", "Enter to send · Shift+Enter for a new line"), left),
   );
   requestAnimationFrame(() => {

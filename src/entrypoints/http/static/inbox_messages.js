@@ -68,6 +68,16 @@ function label(paths, text) {
   return h("div.label", icon(paths, { size: 13 }), text);
 }
 
+/** Reply buttons or a list the business sent: its text and the options it offered. */
+function offered(part) {
+  const options = part.type === "button" ? (part.buttons || []).map((b) => b.title)
+    : (part.sections || []).flatMap((s) => (s.rows || []).map((r) => r.title));
+  const kind = part.type === "button" ? "Reply buttons" : `List · ${part.button || "Options"}`;
+  return [label(REPLY, kind), part.header ? h("div.hdr", part.header) : null,
+    h("div.text", part.body || ""), part.footer ? h("div.small.faint", part.footer) : null,
+    h("div.options", options.map((title) => h("span.option", title)))];
+}
+
 /** The inside of a bubble for one message type. */
 function content(m) {
   const c = m.content || {};
@@ -92,6 +102,7 @@ function content(m) {
             ...(card.phones || []).map((p) => h("div.small.muted", p.phone || p.wa_id || "")))))];
     }
     case "interactive": {
+      if (part.type === "button" || part.type === "list") return offered(part);
       const kind = part.type === "list_reply" ? "Chose from a list"
         : part.type === "nfm_reply" ? "Submitted a form" : "Tapped a button";
       const reply = part.button_reply || part.list_reply;
@@ -129,6 +140,9 @@ function bubble(m, first, reactions) {
     wrap.append(h("div.failure", `Not delivered${code}: ${m.error_text || "WhatsApp refused this message."}`));
   }
   if (!out && m.intent) wrap.append(h("span.chip-intent", { title: "Intent (AI)" }, m.intent.replaceAll("_", " ")));
+  if (out && m.content?.sent_by === "ai") {
+    wrap.append(h("span.chip-intent.chip-ai", { title: "Sent automatically by the AI (auto-reply)" }, "Sent by AI"));
+  }
   return wrap;
 }
 

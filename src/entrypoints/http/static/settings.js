@@ -1,4 +1,4 @@
-// Settings: your password, users and roles, API keys (token shown once), the audit log.
+// Settings: your password, users and roles, API keys (token shown once), AI, the audit log.
 import { ago, api, can, fmtFull, h, initShell, toast } from "./api.js";
 
 initShell();
@@ -134,6 +134,96 @@ $("key-form").addEventListener("submit", async (e) => {
   if (can("audit.read")) loadAudit();
 });
 
+// ------------------------------------------------------------------ AI
+
+const PROVIDER_NAME = { anthropic: "Claude (Anthropic)", openai: "OpenAI", offline: "Offline (built-in rules, free)" };
+const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+let ai = null; // the settings as loaded
+let order = []; // [{ name, on }] in the order shown
+
+function drawProviders() {
+  $("ai-providers").replaceChildren(...order.map((p, i) => h("div.row", { dataset: { provider: p.name } },
+    h("label.check.grow", h("input", { type: "checkbox", checked: p.on, onchange: (e) => { p.on = e.target.checked; } }),
+      PROVIDER_NAME[p.name] || p.name,
+      ai.configured_providers.includes(p.name) ? null : h("span.faint", " · no key on this server")),
+    h("button.small.ghost", { type: "button", disabled: i === 0, title: "Try earlier",
+      onclick: () => { order.splice(i - 1, 0, order.splice(i, 1)[0]); drawProviders(); } }, "↑"))));
+}
+
+function drawAi(s) {
+  ai = s;
+  $("ai-enabled").checked = s.enabled;
+  $("ai-suggest").checked = s.auto_suggest;
+  order = [...s.provider_order.map((name) => ({ name, on: true })),
+    ...s.providers.filter((n) => !s.provider_order.includes(n)).map((name) => ({ name, on: false }))];
+  drawProviders();
+  $("ai-model-anthropic").value = s.models.anthropic || "";
+  $("ai-model-openai").value = s.models.openai || "";
+  $("ai-budget").value = s.monthly_token_budget ?? "";
+  $("ai-intents").value = s.intents.join(", ");
+  const r = s.auto_reply;
+  const span = r.business_hours[0] || { days: [], opens: "09:00", closes: "18:00" };
+  $("ar-enabled").checked = r.enabled;
+  $("ar-outside").checked = r.outside_business_hours_only;
+  $("ar-deny").value = r.deny_intents.join(", ");
+  $("ar-cooldown").value = r.cooldown_hours;
+  $("ar-timezone").value = r.timezone;
+  $("ar-opens").value = span.opens;
+  $("ar-closes").value = span.closes;
+  const more = r.business_hours.length - 1;
+  $("ar-days").replaceChildren(h("span.hint", "Business days:"), ...s.weekdays.map((d) => h("label.check",
+    h("input", { type: "checkbox", name: "ar-day", value: d, checked: span.days.includes(d) }), d)),
+  ...(more > 0 ? [h("span.hint", `+ ${more} more span(s) set through the API, kept`)] : []));
+  const budget = s.monthly_token_budget === null ? "no monthly budget"
+    : `budget ${s.monthly_token_budget.toLocaleString()}`;
+  $("ai-usage").textContent = `${s.tokens_used_this_month.toLocaleString()} tokens used this month (${budget}); `
+    + `the count resets on ${s.budget_resets_at.slice(0, 10)} (00:00 UTC).`;
+}
+
+async function loadAi() {
+  drawAi(await api("/api/ai/settings"));
+}
+
+$("ai-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const error = $("ai-error");
+  error.hidden = true;
+  const models = {};
+  for (const name of ["anthropic", "openai"]) {
+    const value = $(`ai-model-${name}`).value.trim();
+    if (value) models[name] = value;
+  }
+  const days = [...document.querySelectorAll('input[name="ar-day"]:checked')].map((c) => c.value);
+  const first = { days, opens: $("ar-opens").value.trim(), closes: $("ar-closes").value.trim() };
+  const budget = $("ai-budget").value.trim();
+  const body = {
+    enabled: $("ai-enabled").checked,
+    auto_suggest: $("ai-suggest").checked,
+    provider_order: order.filter((p) => p.on).map((p) => p.name),
+    models,
+    intents: list($("ai-intents").value),
+    monthly_token_budget: budget === "" ? null : Number(budget),
+    auto_reply: {
+      enabled: $("ar-enabled").checked,
+      outside_business_hours_only: $("ar-outside").checked,
+      deny_intents: list($("ar-deny").value),
+      cooldown_hours: Number($("ar-cooldown").value),
+      timezone: $("ar-timezone").value.trim(),
+      business_hours: days.length ? [first, ...ai.auto_reply.business_hours.slice(1)] : ai.auto_reply.business_hours.slice(1),
+    },
+  };
+  try {
+    drawAi(await api("/api/ai/settings", { method: "PUT", body }));
+  } catch (err) {
+    const field = err.problem?.field;
+    error.textContent = field ? `${field}: ${err.message}` : err.message;
+    error.hidden = false;
+    return;
+  }
+  toast("AI settings saved");
+  if (can("audit.read")) loadAudit();
+});
+
 // ------------------------------------------------------------------ audit
 
 function change(entry) {
@@ -159,6 +249,7 @@ const loads = [];
 const users = can("user.manage") ? loadUsers() : Promise.resolve();
 loads.push(users);
 if (can("apikey.manage")) loads.push(loadKeys());
+if (can("ai.manage")) loads.push(loadAi());
 if (can("audit.read")) loads.push(users.catch(() => null).then(loadAudit));
 for (const result of await Promise.allSettled(loads)) {
   if (result.status === "rejected") toast(result.reason.message, "error");

@@ -9,7 +9,8 @@ const $ = (id) => document.getElementById(id);
 const tbody = $("templates-body");
 const editor = $("editor-card");
 const form = $("template-form");
-const STATUS_PILL = { APPROVED: "green", PENDING: "amber", REJECTED: "red", DRAFT: "gray", PAUSED: "amber", DISABLED: "red" };
+const STATUS_PILL = { APPROVED: "green", PENDING: "amber", REJECTED: "red", DRAFT: "gray", PAUSED: "amber", DISABLED: "red", DELETED: "gray", PENDING_DELETION: "gray" };
+const GONE = new Set(["DELETED", "PENDING_DELETION"]);
 const state = { templates: [], editing: null, samples: {}, buttons: [] };
 
 // ------------------------------------------------------------------ list
@@ -19,6 +20,7 @@ function row(t) {
   if (can("template.manage")) {
     if (t.status === "DRAFT") actions.push(h("button.small.primary", { type: "button", dataset: { submit: t.name }, onclick: () => submit(t) }, "Submit"));
     if (t.status === "DRAFT" || t.status === "REJECTED") actions.push(h("button.small", { type: "button", onclick: () => openEditor(t) }, "Edit"));
+    if (!GONE.has(t.status)) actions.push(h("button.small.danger", { type: "button", dataset: { delete: t.name }, onclick: () => remove(t) }, "Delete"));
   }
   const rate = t.read_rate === null ? h("span.faint", "—")
     : h("span.rate", h("span.bar", h("i", { dataset: { w: Math.round(t.read_rate * 100) } })), `${Math.round(t.read_rate * 100)}%`);
@@ -57,6 +59,21 @@ async function submit(t) {
   try {
     await api(`/api/templates/${t.id}/submit`, { method: "POST" });
     toast(`“${t.name}” sent to Meta for review`);
+  } catch (err) {
+    toast(err.message, "error");
+  }
+  load();
+}
+
+async function remove(t) {
+  const atMeta = t.meta_id !== null;
+  const question = atMeta
+    ? `Delete “${t.name}” (${t.language}) at Meta?\n\nIt can no longer be sent, and Meta keeps its name and language from being reused for some weeks.`
+    : `Delete the draft “${t.name}” (${t.language})? It was never sent to Meta.`;
+  if (!window.confirm(question)) return;
+  try {
+    await api(`/api/templates/${t.id}`, { method: "DELETE" });
+    toast(atMeta ? `“${t.name}” deleted at Meta` : `Draft “${t.name}” deleted`);
   } catch (err) {
     toast(err.message, "error");
   }
