@@ -140,10 +140,14 @@ class ConversationStore(Protocol):
         assignee_id: uuid.UUID | None = None,
         unassigned: bool = False,
         label: str | None = None,
+        unread: bool = False,
+        inbound_since: datetime | None = None,
         limit: int = 50,
         before: datetime | None = None,
     ) -> list[Conversation]:
-        """Most recent activity first; ``before`` is the cursor (a ``last_message_at``)."""
+        """Most recent activity first; ``before`` is the cursor (a ``last_message_at``).
+        ``unread``: only those with unread messages; ``inbound_since``: only those whose
+        customer wrote after that instant (the service window's open ones)."""
         ...
 
 

@@ -144,3 +144,24 @@ async def test_merge_and_delete_contacts_on_every_backend(h: Harness) -> None:
         assert await uow.contacts.search(h.t.id) == []
         assert await uow.conversations.list(h.t.id) == []
         assert await uow.messages.thread(h.t.id, conversation.id) == []
+
+
+async def test_the_inbox_filters_unread_and_open_windows_on_every_backend(h: Harness) -> None:
+    from whatsapp_core.services.conversations import list_conversations, mark_read
+
+    await ingest_webhook(h.svc, h.batch(h.text("just now", bsuid="US.1", wa_id=None)))
+    old = h.clock.now() - timedelta(hours=25)
+    await ingest_webhook(h.svc, h.batch(h.text("yesterday", bsuid="US.2", wa_id=None, at=old)))
+    agent = h.as_(Role.AGENT)
+
+    def names(views: list) -> list[str | None]:  # type: ignore[type-arg]
+        return [v.contact.bsuid for v in views]
+
+    everyone = await list_conversations(h.svc, agent)
+    assert sorted(names(everyone)) == ["US.1", "US.2"]
+    fresh = next(v for v in everyone if v.contact.bsuid == "US.1")
+    await mark_read(h.svc, agent, fresh.conversation.id)
+
+    assert names(await list_conversations(h.svc, agent, window_open=True)) == ["US.1"]
+    assert names(await list_conversations(h.svc, agent, unread=True)) == ["US.2"]
+    assert await list_conversations(h.svc, agent, unread=True, window_open=True) == []

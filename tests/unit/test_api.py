@@ -496,6 +496,10 @@ def test_labels_and_inbox_filters(client: TestClient) -> None:  # type: ignore[t
     assert listed(unassigned="true") == []
     removed = client.delete(f"{url}/labels/billing", headers=bearer(admin))
     assert removed.json() == {"labels": []}
+    assert len(listed(window_open="true", unread="true")) == 1  # the customer just wrote
+    client.post(f"{url}/read", headers=bearer(admin))
+    assert listed(unread="true") == []
+    assert len(listed(window_open="true")) == 1
 
 
 def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient) -> None:  # type: ignore[type-arg]

@@ -267,6 +267,8 @@ class MemoryConversationStore:
         assignee_id: uuid.UUID | None = None,
         unassigned: bool = False,
         label: str | None = None,
+        unread: bool = False,
+        inbound_since: datetime | None = None,
         limit: int = 50,
         before: datetime | None = None,
     ) -> list[Conversation]:
@@ -278,6 +280,11 @@ class MemoryConversationStore:
             and (assignee_id is None or c.assignee_id == assignee_id)
             and (not unassigned or c.assignee_id is None)
             and (label is None or label in c.labels)
+            and (not unread or c.unread_count > 0)
+            and (
+                inbound_since is None
+                or (c.last_inbound_at is not None and c.last_inbound_at > inbound_since)
+            )
             and (before is None or c.last_message_at < before)
         ]
         found.sort(key=lambda c: (c.last_message_at, str(c.id)), reverse=True)

@@ -240,6 +240,8 @@ class SqlaConversationStore(SqlaStore):
         assignee_id: uuid.UUID | None = None,
         unassigned: bool = False,
         label: str | None = None,
+        unread: bool = False,
+        inbound_since: datetime | None = None,
         limit: int = 50,
         before: datetime | None = None,
     ) -> list[Conversation]:
@@ -253,6 +255,10 @@ class SqlaConversationStore(SqlaStore):
             q = q.where(t.c.assignee_id.is_(None))
         if label is not None:
             q = q.where(t.c.labels.contains([label]))
+        if unread:
+            q = q.where(t.c.unread_count > 0)
+        if inbound_since is not None:
+            q = q.where(t.c.last_inbound_at > inbound_since)
         if before is not None:
             q = q.where(t.c.last_message_at < before)
         order = (t.c.last_message_at.desc(), sa.cast(t.c.id, sa.Text).desc())

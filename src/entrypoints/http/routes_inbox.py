@@ -42,13 +42,16 @@ class InboxController(Controller):
         mine: FromQuery[bool] = False,
         unassigned: FromQuery[bool] = False,
         label: FromQuery[str | None] = None,
+        unread: FromQuery[bool] = False,
+        window_open: FromQuery[bool] = False,
         before: FromQuery[datetime | None] = None,
         limit: FromQuery[int] = 50,
     ) -> list[ConversationOut]:
         views = await conv.list_conversations(
             runtime.services, principal, status=status,
             assignee_id=principal.user_id if mine else assignee_id,
-            unassigned=unassigned, label=label, before=before, limit=limit,
+            unassigned=unassigned, label=label, unread=unread, window_open=window_open,
+            before=before, limit=limit,
         )  # fmt: skip
         return [ConversationOut.of(v) for v in views]
 

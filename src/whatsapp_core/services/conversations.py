@@ -18,7 +18,7 @@ from whatsapp_core.domain.model import (
 )
 from whatsapp_core.errors import Conflict, InvalidInput, NotFound
 from whatsapp_core.policies.access import Action
-from whatsapp_core.policies.window import WindowState, window_state
+from whatsapp_core.policies.window import SERVICE_WINDOW, WindowState, window_state
 from whatsapp_core.ports import UnitOfWork
 from whatsapp_core.services.authz import authorize
 from whatsapp_core.services.context import Services
@@ -42,9 +42,13 @@ async def list_conversations(
     assignee_id: uuid.UUID | None = None,
     unassigned: bool = False,
     label: str | None = None,
+    unread: bool = False,
+    window_open: bool = False,
     limit: int = 50,
     before: datetime | None = None,
 ) -> list[ConversationView]:
+    """``unread``: with unread messages only; ``window_open``: only those an agent can
+    still answer free-form (the customer wrote in the last 24 h)."""
     authorize(principal, Action.CONVERSATION_READ)
     now = svc.clock.now()
     async with svc.uow() as uow:
@@ -54,6 +58,8 @@ async def list_conversations(
             assignee_id=assignee_id,
             unassigned=unassigned,
             label=label.strip().lower() if label else None,
+            unread=unread,
+            inbound_since=now - SERVICE_WINDOW if window_open else None,
             limit=max(1, min(limit, 200)),
             before=before,
         )
