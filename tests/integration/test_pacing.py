@@ -182,3 +182,26 @@ async def test_four_workers_sharing_a_memory_bucket_stay_within_the_rate() -> No
     shared = MemoryRateLimiter()
     gateway, _ = await run_workers(h, [shared] * WORKERS)
     check(gateway, h, "memory bucket")
+
+
+async def test_a_stalled_process_does_not_burst_when_it_wakes(
+    redis_clients: Callable[[], aioredis.Redis],
+) -> None:
+    """Callers asleep on their slots all wake late after a stall (GC, CPU starvation);
+    sending then would put a second's worth of sends into a moment. They take new slots."""
+    limiter = RedisRateLimiter(redis_clients(), prefix=f"test:stall:{uuid.uuid4().hex}:")
+    rate, sends, times = 50, 150, []
+
+    async def sender() -> None:
+        while len(times) < sends:
+            await limiter.acquire("pn:1", rate)
+            times.append(time.monotonic())
+
+    async def staller() -> None:
+        await asyncio.sleep(0.5)
+        time.sleep(0.6)  # noqa: ASYNC251 (on purpose: the whole event loop stops, as in a GC pause)
+
+    await asyncio.gather(*(sender() for _ in range(8)), staller())
+    peak = max_in_any_second(times)
+    print(f"\nstall of 0.6 s at {rate}/s: max in any 1 s window = {peak}")
+    assert peak <= rate + 1
