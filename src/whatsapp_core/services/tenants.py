@@ -182,11 +182,12 @@ async def reseal_credentials(uow_factory: UnitOfWorkFactory, box: SecretBox) -> 
     return changed
 
 
-async def own_app_secrets(
-    svc: Services, box: SecretBox, phone_number_ids: set[str]
-) -> dict[str, str]:
-    """For a webhook signed by a tenant's own Meta app: the app secret of each of these
-    numbers' tenants that set one (numbers without are left out)."""
+async def own_app_secret(svc: Services, box: SecretBox, phone_number_ids: set[str]) -> str | None:
+    """The app secret a webhook addressed to these numbers may be signed with when it
+    comes from a tenant's own Meta app: only when every number belongs to a tenant
+    sealed with that one secret (a tenant's app never vouches for another's data)."""
+    if not phone_number_ids:
+        return None
     found: dict[str, str] = {}
     async with svc.uow() as uow:
         for number in sorted(phone_number_ids):
@@ -194,4 +195,6 @@ async def own_app_secrets(
             secret = open_credential(box, tenant, APP_SECRET) if tenant else None
             if secret:
                 found[number] = secret
-    return found
+    if set(found) != phone_number_ids or len(set(found.values())) != 1:
+        return None
+    return next(iter(found.values()))
