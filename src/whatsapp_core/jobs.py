@@ -23,7 +23,7 @@ import enum
 import math
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -222,6 +222,32 @@ def pacing_slot(tat: float | None, now: float, interval: float, burst: int) -> t
     start = now if tat is None or tat < now else tat
     wait = max(0.0, start - (burst - 1) * interval - now)
     return start + interval, wait
+
+
+LATE_RETRIES = 3  # then go anyway: a process that keeps stalling must still progress
+
+
+async def await_slot(
+    reserve: Callable[[], Awaitable[float]],
+    interval: float,
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[object]],
+) -> None:
+    """Reserve a slot (``reserve`` returns the wait), sleep until it, then go.
+
+    A caller that wakes more than a slot late (its process stalled: GC, CPU
+    starvation) takes a new slot instead: every caller asleep through the stall wakes
+    at once, and sending then would bunch them over the rate where Meta counts.
+    """
+    for _ in range(LATE_RETRIES):
+        wait = await reserve()
+        if wait <= 0:
+            return
+        due = clock() + wait
+        await sleep(wait)
+        if clock() - due <= interval:
+            return
 
 
 class OutboxRelay(Protocol):

@@ -131,8 +131,9 @@ def check(gateway: TimedGateway, h: Harness, label: str) -> None:
         f"({(MESSAGES - 1) / span:.2f}/s); max in any 1 s window = {peak}"
     )
     assert peak <= RATE + 1
-    # The limit is reached, not undershot: 199 gaps of 1/rate, give or take.
-    assert (MESSAGES - 1) / RATE - 0.05 <= span <= (MESSAGES - 1) / RATE + 1.0
+    # Not faster than 199 gaps of 1/rate; and the four together use the rate, not a
+    # quarter of it (a stalled moment may cost some slots, hence the slack).
+    assert (MESSAGES - 1) / RATE - 0.05 <= span <= 1.5 * (MESSAGES - 1) / RATE
 
 
 @pytest.fixture
@@ -184,12 +185,17 @@ async def test_four_workers_sharing_a_memory_bucket_stay_within_the_rate() -> No
     check(gateway, h, "memory bucket")
 
 
+@pytest.mark.parametrize("kind", ["redis", "memory"])
 async def test_a_stalled_process_does_not_burst_when_it_wakes(
-    redis_clients: Callable[[], aioredis.Redis],
+    kind: str, redis_clients: Callable[[], aioredis.Redis]
 ) -> None:
     """Callers asleep on their slots all wake late after a stall (GC, CPU starvation);
     sending then would put a second's worth of sends into a moment. They take new slots."""
-    limiter = RedisRateLimiter(redis_clients(), prefix=f"test:stall:{uuid.uuid4().hex}:")
+    limiter: RateLimiter = (
+        RedisRateLimiter(redis_clients(), prefix=f"test:stall:{uuid.uuid4().hex}:")
+        if kind == "redis"
+        else MemoryRateLimiter()
+    )
     rate, sends, times = 50, 150, []
 
     async def sender() -> None:

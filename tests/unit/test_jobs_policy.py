@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from whatsapp_core.errors import DeliveryError, InvalidInput, NotFound, StorageError
-from whatsapp_core.jobs import RetryAction, RetryPolicy, describe_error, pacing_slot
+from whatsapp_core.jobs import (
+    LATE_RETRIES,
+    RetryAction,
+    RetryPolicy,
+    await_slot,
+    describe_error,
+    pacing_slot,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -168,3 +175,59 @@ def test_an_idle_bucket_lets_the_first_caller_through_at_once() -> None:
     assert (tat, wait) == (100.02, 0.0)
     _, wait = pacing_slot(tat, 100.0, 0.02, 1)
     assert wait == pytest.approx(0.02)
+
+
+class _StallingClock:
+    """A clock whose sleeps oversleep by ``stall`` seconds the first ``stalls`` times."""
+
+    def __init__(self, stall: float, stalls: int) -> None:
+        self.now, self.stall, self.stalls, self.sleeps = 100.0, stall, stalls, 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds + (self.stall if self.sleeps <= self.stalls else 0.0)
+
+
+async def test_a_caller_that_wakes_a_slot_late_takes_a_new_slot() -> None:
+    clock = _StallingClock(stall=0.5, stalls=1)
+    reserved: list[float] = []
+    tat: float | None = 100.1  # someone holds the bucket: the caller must wait
+
+    async def reserve() -> float:
+        nonlocal tat
+        tat, wait = pacing_slot(tat, clock(), 0.02, 1)
+        reserved.append(clock() + wait)
+        return wait
+
+    await await_slot(reserve, 0.02, clock=clock, sleep=clock.sleep)
+    assert len(reserved) == 2  # the first slot (100.1) was missed by 0.5 s: a new one
+    assert clock.now == pytest.approx(100.6)  # the new slot: now, the bucket being idle
+
+
+async def test_a_caller_on_time_within_a_slot_goes() -> None:
+    clock = _StallingClock(stall=0.015, stalls=1)
+    calls = 0
+
+    async def reserve() -> float:
+        nonlocal calls
+        calls += 1
+        return 0.1
+
+    await await_slot(reserve, 0.02, clock=clock, sleep=clock.sleep)
+    assert calls == 1
+
+
+async def test_a_process_that_keeps_stalling_still_goes() -> None:
+    clock = _StallingClock(stall=1.0, stalls=100)
+    calls = 0
+
+    async def reserve() -> float:
+        nonlocal calls
+        calls += 1
+        return 0.1
+
+    await await_slot(reserve, 0.02, clock=clock, sleep=clock.sleep)
+    assert calls == LATE_RETRIES

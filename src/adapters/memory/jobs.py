@@ -18,7 +18,7 @@ from msgspec.structs import replace
 from adapters.memory.job_board import job_records
 from adapters.memory.uow import MemoryDatabase
 from whatsapp_core.errors import Conflict, NotFound
-from whatsapp_core.jobs import JobRecord, JobState, pacing_slot
+from whatsapp_core.jobs import JobRecord, JobState, await_slot, pacing_slot
 
 
 class MemoryOutboxRelay:
@@ -160,9 +160,12 @@ class MemoryRateLimiter:
     async def acquire(self, key: str, rate_per_second: float) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
-        now = self._clock()
-        self._tat[key], wait = pacing_slot(
-            self._tat.get(key), now, 1.0 / rate_per_second, self._burst
-        )
-        if wait > 0:
-            await self._sleep(wait)
+        interval = 1.0 / rate_per_second
+
+        async def reserve() -> float:  # no await between reading and storing the slot
+            self._tat[key], wait = pacing_slot(
+                self._tat.get(key), self._clock(), interval, self._burst
+            )
+            return wait
+
+        await await_slot(reserve, interval, clock=self._clock, sleep=self._sleep)

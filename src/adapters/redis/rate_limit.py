@@ -23,6 +23,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from whatsapp_core.errors import UpstreamUnavailable
+from whatsapp_core.jobs import await_slot
 
 # KEYS[1] bucket; ARGV[1] interval = 1/rate (s); ARGV[2] burst (tokens).
 # Returns the wait in seconds as a string (a Lua number would come back truncated).
@@ -40,9 +41,6 @@ local ttl_ms = math.ceil((new_tat - now + burst * interval) * 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.6f', new_tat), 'PX', ttl_ms)
 return string.format('%.6f', wait)
 """
-
-
-_LATE_RETRIES = 3  # then send anyway: a process that keeps stalling must still progress
 
 
 class RedisRateLimiter:
@@ -68,17 +66,10 @@ class RedisRateLimiter:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
         interval = 1.0 / rate_per_second
-        for _ in range(_LATE_RETRIES):
-            wait = await self._reserve(key, [repr(interval), self._burst])
-            if wait <= 0:
-                return
-            due = time.monotonic() + wait
-            await asyncio.sleep(wait)
-            if time.monotonic() - due <= interval:
-                return
-            # Woke more than a slot late (this process stalled): the slot has passed, and
-            # sending now would bunch with the callers whose slots come next, over the
-            # rate where Meta counts. Take a new slot instead.
+        args: list[str | int] = [repr(interval), self._burst]
+        await await_slot(
+            lambda: self._reserve(key, args), interval, clock=time.monotonic, sleep=asyncio.sleep
+        )
 
     async def _reserve(self, key: str, args: list[str | int]) -> float:
         give_up = time.monotonic() + self._outage_wait
