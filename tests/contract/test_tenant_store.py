@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from msgspec.structs import replace
 
 from whatsapp_core.domain.tenants import new_tenant
 from whatsapp_core.errors import Conflict, NotFound
@@ -140,3 +141,24 @@ async def test_a_connection_lost_mid_transaction_keeps_nothing_and_says_so(
                 assert [t.slug for t in await uow.tenants.list()] == ["lost"]
         finally:
             await engine.dispose()
+
+
+async def test_a_verify_token_digest_finds_its_tenant_and_is_unique(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    acme, globex = tenant("acme", "111111111"), tenant("globex", "222222222")
+    async with uow_factory() as uow:
+        await uow.tenants.add(acme)
+        await uow.tenants.add(globex)
+        await uow.tenants.update(replace(acme, verify_token_digest="d" * 64))
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.tenants.by_verify_token_digest("d" * 64)
+        assert found is not None
+        assert found.id == acme.id
+        assert await uow.tenants.by_verify_token_digest("e" * 64) is None
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict):
+            await uow.tenants.update(replace(globex, verify_token_digest="d" * 64))
+    async with uow_factory() as uow:
+        assert (await uow.tenants.get(globex.id)).verify_token_digest is None

@@ -287,7 +287,19 @@ def test_thread_shows_every_message_type_and_a_failed_reply(browser: Any, server
     expect(failed.locator(".ticks")).to_have_attribute("data-status", "failed")
     expect(failed.locator(".failure")).to_contain_text("(131026)")
     expect(failed.locator(".failure")).to_contain_text("not on WhatsApp")
-    finish(page, "inbox-message-types")
+    page.screenshot(path=str(SHOTS / "inbox-message-types.png"))
+
+    # Retry: the same words go out again as a new message, and this one gets through.
+    failed.locator("button.retry").click()
+    expect(page.locator(".toast").last).to_contain_text("Sending again")
+    expect(failed.locator(".failure")).to_contain_text("Sent again")
+    expect(failed.locator("button.retry")).to_have_count(0)
+    again = page.locator(".msg.out", has_text="Can you hear me?").last
+    expect(again.locator(".ticks")).to_have_attribute(
+        "data-status", re.compile("sent|delivered|read")
+    )
+    expect(page.locator(".msg.out", has_text="Can you hear me?")).to_have_count(2)
+    finish(page)
 
 
 def test_contacts_csv_import_reports_each_row(browser: Any, server: Server) -> None:

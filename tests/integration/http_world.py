@@ -40,6 +40,7 @@ from whatsapp_core.policies.access import API_KEY_ACTIONS
 from whatsapp_core.policies.quota import LoginLimits, QuotaLimits
 from whatsapp_core.services.automation import deliver_event
 from whatsapp_core.services.media import fetch_inbound_media
+from whatsapp_core.services.outbound import deliver_message
 
 T = TypeVar("T")
 
@@ -308,6 +309,24 @@ class World:
         )
         assert outcome.startswith("stored"), outcome
         return conversation
+
+    def failed_reply(self, conversation_id: str | None = None) -> tuple[str, str]:
+        """An agent's reply that Meta refused for good (131026): (conversation, message)."""
+        cid = conversation_id or self.customer_says().id
+        reply = self.http.call(
+            "POST", f"/api/conversations/{cid}/messages", self.admin, json={"text": "On its way"}
+        )
+        assert reply.status_code == 202, reply.text
+        mid = reply.json()["id"]
+        self.http.gateway.fail_next(131026)
+        runtime, gateway = self.http.runtime, self.http.gateway
+        tenant_id, message_id = uuid.UUID(self.tenant_id), uuid.UUID(mid)
+        outcome = self.http.run(
+            lambda: deliver_message(runtime.services, gateway, tenant_id, message_id)
+        )
+        assert outcome == "failed", outcome
+        self.markers.add(mid)
+        return cid, mid
 
     def note(self, conversation_id: str) -> dict[str, Any]:
         return self.created(

@@ -29,11 +29,15 @@ from tests.integration.http_world import (
     redis_reachable,
     running_app,
 )
+from tests.support.databases import embedded_vector_search
 from whatsapp_core.policies.access import API_KEY_ACTIONS, Action, Role, minimum_role
 
 pytestmark = pytest.mark.integration
 
 PRINCIPALS = ("viewer", "agent", "manager", "admin", "apikey")
+# Semantic search's happy path; on a CPU the embedded pgvector cannot run on, the
+# documented 503 (``pgvector_missing``), still behind the same role check.
+SEARCH_OK = 200 if embedded_vector_search() else 503
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +127,11 @@ def remove_label(w: World, who: str) -> Call:
     return Call(f"/api/conversations/{cid}/labels/vip")
 
 
+def retry(w: World, who: str) -> Call:
+    cid, mid = w.failed_reply()
+    return Call(f"/api/conversations/{cid}/messages/{mid}/retry")
+
+
 def media(w: World, who: str) -> Call:
     return Call(f"/api/messages/{w.customer_sends_picture().message_id}/media")
 
@@ -206,6 +215,8 @@ TABLE: tuple[Row, ...] = (
         on_conversation("/messages", {"text": "On its way!"})),
     Row("POST", f"{CONV}/interactive", Action.CONVERSATION_REPLY, 202,
         on_conversation("/interactive", BUTTONS)),
+    Row("POST", f"{CONV}/messages/{{message_id:uuid}}/retry", Action.CONVERSATION_REPLY, 202,
+        retry),
     Row("POST", f"{CONV}/assign", Action.CONVERSATION_ASSIGN_SELF, 200, assign_self, "self"),
     Row("POST", f"{CONV}/assign", Action.CONVERSATION_ASSIGN_OTHERS, 200, assign_other, "other"),
     Row("POST", f"{CONV}/assign", Action.CONVERSATION_ASSIGN_OTHERS, 200,
@@ -236,7 +247,7 @@ TABLE: tuple[Row, ...] = (
         lambda w, who: Call(f"/api/knowledge/{w.snippet()['id']}", SNIPPET)),
     Row("DELETE", "/api/knowledge/{snippet_id:uuid}", Action.AI_MANAGE, 204,
         lambda w, who: Call(f"/api/knowledge/{w.snippet()['id']}")),
-    Row("GET", "/api/search/similar", Action.CONVERSATION_READ, 200,
+    Row("GET", "/api/search/similar", Action.CONVERSATION_READ, SEARCH_OK,
         fixed("/api/search/similar?q=where%20is%20my%20order")),
     Row("GET", "/api/ai/settings", Action.AI_MANAGE, 200, fixed("/api/ai/settings")),
     Row("PUT", "/api/ai/settings", Action.AI_MANAGE, 200,
@@ -395,7 +406,7 @@ def test_rbac(http: Http, row: Row, who: str) -> None:
         row.method, call.path, {**caller, **call.headers}, json=call.json, content=call.content
     )
 
-    assert response.status_code < 500, response.text
+    assert response.status_code < 500 or response.status_code == row.ok, response.text
     if allowed:
         assert response.status_code == row.ok, response.text
         return

@@ -171,3 +171,36 @@ async def test_a_tenant_with_its_own_meta_app_is_verified_with_that_apps_secret(
     # The platform's secret still works for every tenant.
     again = body_of("image")
     assert (await client.post(URL, content=again, headers=signed(again))).status_code == 200
+
+
+async def test_a_tenants_own_verify_token_passes_the_handshake(
+    client: httpx.AsyncClient,
+) -> None:
+    import uuid
+
+    from whatsapp_core.domain.model import Principal
+    from whatsapp_core.policies.access import Role
+    from whatsapp_core.services.tenants import TenantSettings, update_tenant_settings
+
+    def handshake(token: str) -> dict[str, str]:
+        return {"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "42"}
+
+    runtime = runtime_of(client)
+    assert runtime.secrets is not None
+    async with runtime.uow() as uow:
+        acme = await uow.tenants.by_phone_number_id(PNID)
+    assert acme is not None
+    assert (await client.get(URL, params=handshake("acme-own-token"))).status_code == 403
+    admin = Principal(tenant_id=acme.id, role=Role.ADMIN, user_id=uuid.uuid4())
+    await update_tenant_settings(
+        runtime.services, runtime.secrets, admin, TenantSettings(verify_token="acme-own-token")
+    )
+    ok = await client.get(URL, params=handshake("acme-own-token"))
+    assert (ok.status_code, ok.text) == (200, "42")
+    assert (await client.get(URL, params=handshake("verify-me"))).status_code == 200  # platform's
+    assert (await client.get(URL, params=handshake(""))).status_code == 403
+    # Removed: refused again.
+    await update_tenant_settings(
+        runtime.services, runtime.secrets, admin, TenantSettings(verify_token="")
+    )
+    assert (await client.get(URL, params=handshake("acme-own-token"))).status_code == 403

@@ -76,6 +76,12 @@ class MemoryTenantStore:
                 raise Conflict(
                     "this phone number id belongs to another tenant", field="phone_number_id"
                 )
+            if (
+                other.id != tenant.id
+                and tenant.verify_token_digest
+                and other.verify_token_digest == tenant.verify_token_digest
+            ):
+                raise Conflict("this verify token is taken", field="verify_token")
         self._s.tenants[tenant.id] = tenant
 
     async def get(self, tenant_id: uuid.UUID) -> Tenant:
@@ -88,6 +94,9 @@ class MemoryTenantStore:
         return next(
             (t for t in self._s.tenants.values() if t.phone_number_id == phone_number_id), None
         )
+
+    async def by_verify_token_digest(self, digest: str) -> Tenant | None:
+        return next((t for t in self._s.tenants.values() if t.verify_token_digest == digest), None)
 
     async def by_waba_id(self, waba_id: str) -> list[Tenant]:
         return sorted(

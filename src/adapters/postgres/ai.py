@@ -39,6 +39,11 @@ from adapters.postgres.store_base import SqlaStore, from_row
 from whatsapp_core.ai import AiUsage, KnowledgeHit, KnowledgeSnippet, SimilarMessage
 from whatsapp_core.errors import InvalidInput, NotFound, UpstreamUnavailable
 
+CPU_PGVECTOR = (
+    "semantic search is off on this machine: the embedded server's bundled pgvector is "
+    "built for AVX-512, which this CPU lacks (it would crash the database); use a "
+    "PostgreSQL whose pgvector is built for this CPU"
+)
 NO_PGVECTOR = (
     "semantic search needs the pgvector extension, which this PostgreSQL server does not "
     "have: use the embedded server (the default) or a PostgreSQL with pgvector "
@@ -121,7 +126,8 @@ class _VectorStore(SqlaStore):
 
     async def _require_vectors(self) -> None:
         if not await self.supported():
-            raise UpstreamUnavailable(NO_PGVECTOR, code="pgvector_missing")
+            reason = CPU_PGVECTOR if cpu_lacks_avx512() else NO_PGVECTOR
+            raise UpstreamUnavailable(reason, code="pgvector_missing")
 
     async def _nearest(
         self, tenant_id: uuid.UUID, query: sa.Select[Any], params: dict[str, Any]

@@ -114,6 +114,10 @@ class SqlaTenantStore(SqlaStore):
         found: Tenant | None = await self._one(None, phone_number_id=phone_number_id)
         return found
 
+    async def by_verify_token_digest(self, digest: str) -> Tenant | None:
+        found: Tenant | None = await self._one(None, verify_token_digest=digest)
+        return found
+
     async def by_waba_id(self, waba_id: str) -> list[Tenant]:
         t = self.table
         return await self._all(None, sa.select(t).where(t.c.waba_id == waba_id).order_by(t.c.slug))

@@ -48,6 +48,7 @@ tenants = sa.Table(
     # Sealed by a SecretBox (AES-256-GCM, bound to tenant + field): never plaintext.
     sa.Column("access_token_sealed", sa.Text),
     sa.Column("app_secret_sealed", sa.Text),
+    sa.Column("verify_token_digest", sa.Text, unique=True),  # SHA-256 hex: never in clear
     sa.Column(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),

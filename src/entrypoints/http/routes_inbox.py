@@ -24,7 +24,7 @@ from entrypoints.http.schemas_interactive import InteractiveIn
 from whatsapp_core.domain.model import ConversationStatus, Principal
 from whatsapp_core.services import conversations as conv
 from whatsapp_core.services.accounts import add_note, list_notes
-from whatsapp_core.services.outbound import send_reply
+from whatsapp_core.services.outbound import retry_message, send_reply
 from whatsapp_core.services.outbound_interactive import send_interactive
 
 
@@ -87,6 +87,24 @@ class InboxController(Controller):
             runtime.services, principal, conversation_id, data.text,
             reply_to_wamid=data.reply_to_wamid,
         )  # fmt: skip
+        return MessageOut.of(message)
+
+    @post(
+        "/{conversation_id:uuid}/messages/{message_id:uuid}/retry",
+        status_code=202,
+        summary="Send a failed message again, as a new message",
+        description="Only a failed outbound message, once (409 otherwise). The 24 h window "
+        "applies again to free-form messages (409 with the reason), and a template must "
+        "still be APPROVED. The new message's content.retry_of names the failed one.",
+    )
+    async def retry(
+        self,
+        conversation_id: FromPath[uuid.UUID],
+        message_id: FromPath[uuid.UUID],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> MessageOut:
+        message = await retry_message(runtime.services, principal, conversation_id, message_id)
         return MessageOut.of(message)
 
     @post(

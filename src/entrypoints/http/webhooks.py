@@ -8,7 +8,6 @@ answered by the duplicate guard without touching the database.
 
 from __future__ import annotations
 
-import hmac
 import re
 from typing import Annotated, Any
 
@@ -43,12 +42,11 @@ class WhatsAppWebhookController(Controller):
         token: Annotated[str | None, QueryParameter(name="hub.verify_token")] = None,
         challenge: Annotated[str | None, QueryParameter(name="hub.challenge")] = None,
     ) -> Response[Any]:
-        expected = runtime.meta_verify_token.encode()
         if (
             mode == "subscribe"
             and token is not None
             and challenge
-            and hmac.compare_digest(token.encode(), expected)
+            and await tenants.is_verify_token(runtime.services, runtime.meta_verify_token, token)
         ):
             return Response(challenge, media_type=MediaType.TEXT)
         return problem(

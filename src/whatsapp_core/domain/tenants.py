@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -28,10 +29,29 @@ class Tenant(msgspec.Struct, frozen=True, kw_only=True):
     # app secret apply (Tech Provider model).
     access_token_sealed: str | None = None
     app_secret_sealed: str | None = None
+    # The webhook handshake token of the tenant's own Meta app, as a SHA-256 digest:
+    # the handshake names no tenant, so it is found by this (see ``verify_token_digest``).
+    verify_token_digest: str | None = None
 
     def secret_context(self, name: str) -> str:
         """What a sealed credential is bound to: this tenant and this field."""
         return f"{self.id}:{name}"
+
+
+MAX_THROUGHPUT = 1000  # Meta's highest per-number tier (messages per second)
+
+
+def verify_token_digest(token: str) -> str:
+    """How a tenant's webhook verify token is kept and looked up (never in clear)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_throughput(value: int) -> None:
+    if not 1 <= value <= MAX_THROUGHPUT:
+        raise InvalidInput(
+            f"throughput_per_second must be 1-{MAX_THROUGHPUT} (Meta's default tier is 80)",
+            field="throughput_per_second",
+        )
 
 
 def check_meta_id(field: str, value: str | None) -> None:

@@ -12,7 +12,13 @@ from msgspec.structs import replace
 from whatsapp_core.domain.identity import CustomerIdentity
 from whatsapp_core.domain.model import Conversation, Direction, DomainEvent, Message, Principal
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient
-from whatsapp_core.errors import DeliveryError, InvalidInput, NotFound, PolicyViolation
+from whatsapp_core.errors import (
+    Conflict,
+    DeliveryError,
+    InvalidInput,
+    NotFound,
+    PolicyViolation,
+)
 from whatsapp_core.media import BlobStore
 from whatsapp_core.policies.access import Action
 from whatsapp_core.policies.interactive import from_content
@@ -165,6 +171,68 @@ async def send_template(
         await uow.commit()
     await svc.publish_all(events)
     return message
+
+
+async def retry_message(
+    svc: Services,
+    principal: Principal,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    *,
+    correlation_id: str | None = None,
+) -> Message:
+    """Send a failed outbound message again, as a new message (``retry_of`` names the
+    failed one, which stays failed: its history is true). The rules of a first send
+    apply now: free-form only inside the 24 h window, a template only while APPROVED.
+
+    A failed message is retried once; a second retry (a double click, two agents) is a
+    ``Conflict``, also at the database: the copy's id is derived from the original's."""
+    async with svc.uow() as uow:
+        original = await uow.messages.get(principal.tenant_id, message_id)
+        if original.conversation_id != conversation_id:
+            raise NotFound("message not found")
+        authorize(
+            principal,
+            Action.TEMPLATE_SEND if original.type == "template" else Action.CONVERSATION_REPLY,
+        )
+        failed = original.status is MessageStatus.FAILED
+        if original.direction is not Direction.OUTBOUND or not failed:
+            raise Conflict(
+                f"only a failed outbound message can be retried; this one is {original.status}",
+                code="not_failed",
+            )
+        if original.content.get("retried_by"):
+            raise Conflict("this message was already retried", code="already_retried")
+        conversation = await uow.conversations.get(principal.tenant_id, conversation_id)
+        if original.type == "template":
+            template = await uow.templates.by_name(
+                principal.tenant_id,
+                original.template_name or "",
+                original.template_language or "",
+            )
+            if template is None or not is_sendable(template.status):
+                raise PolicyViolation(
+                    f"template {original.template_name!r} is no longer APPROVED",
+                    code="template_not_approved",
+                )
+        else:
+            require_free_form_allowed(conversation.last_inbound_at, svc.clock.now())
+        copy = replace(
+            _outbound(svc, principal, conversation, type=original.type, text=original.text or ""),
+            id=uuid.uuid5(original.id, "retry"),
+            text=original.text,
+            content={**original.content, "retry_of": str(original.id)},
+            reply_to_wamid=original.reply_to_wamid,
+            template_name=original.template_name,
+            template_language=original.template_language,
+        )
+        await uow.messages.update(
+            replace(original, content={**original.content, "retried_by": str(copy.id)})
+        )
+        events = await _queue(svc, uow, principal, conversation, copy, correlation_id)
+        await uow.commit()
+    await svc.publish_all(events)
+    return copy
 
 
 def _plain(params: Sequence[str] | Mapping[str, str]) -> list[str] | dict[str, str]:

@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import hmac
+
 import msgspec
 from msgspec.structs import replace
 
 from whatsapp_core.domain.model import Principal
-from whatsapp_core.domain.tenants import Tenant, check_meta_id, new_tenant
-from whatsapp_core.errors import InvalidInput
+from whatsapp_core.domain.tenants import (
+    Tenant,
+    check_meta_id,
+    check_throughput,
+    new_tenant,
+    verify_token_digest,
+)
+from whatsapp_core.errors import Conflict, InvalidInput
 from whatsapp_core.policies.access import Action
 from whatsapp_core.ports import IdGenerator, SecretBox, UnitOfWorkFactory
 from whatsapp_core.services.authz import authorize
@@ -17,6 +25,7 @@ from whatsapp_core.services.context import Services
 # Names of the sealed credential fields (not secrets themselves).
 ACCESS_TOKEN = "access_token"  # noqa: S105
 APP_SECRET = "app_secret"  # noqa: S105
+VERIFY_TOKEN = "verify_token"  # noqa: S105
 _MAX_SECRET = 4096
 
 
@@ -46,7 +55,9 @@ async def create_tenant(
 
 class TenantSettings(msgspec.Struct, kw_only=True):
     """A partial update: ``None`` leaves a field as it is; an empty ``access_token`` /
-    ``app_secret`` removes the tenant's own credential (the platform's applies again)."""
+    ``app_secret`` / ``verify_token`` removes the tenant's own (the platform's applies
+    again). ``verify_token``: what the tenant's own Meta app sends in the webhook
+    handshake. ``throughput_per_second``: the number's send rate (Meta tier, 1-1000)."""
 
     name: str | None = None
     waba_id: str | None = None
@@ -54,6 +65,8 @@ class TenantSettings(msgspec.Struct, kw_only=True):
     display_phone_number: str | None = None
     access_token: str | None = None
     app_secret: str | None = None
+    verify_token: str | None = None
+    throughput_per_second: int | None = None
 
 
 class CredentialState(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,8 +83,10 @@ class TenantView(msgspec.Struct, frozen=True, kw_only=True):
     waba_id: str | None
     phone_number_id: str | None
     display_phone_number: str | None
+    throughput_per_second: int
     access_token: CredentialState
     app_secret: CredentialState
+    verify_token: CredentialState
 
 
 def view_tenant(tenant: Tenant, box: SecretBox) -> TenantView:
@@ -84,8 +99,10 @@ def view_tenant(tenant: Tenant, box: SecretBox) -> TenantView:
         id=str(tenant.id), slug=tenant.slug, name=tenant.name, waba_id=tenant.waba_id,
         phone_number_id=tenant.phone_number_id,
         display_phone_number=tenant.display_phone_number,
+        throughput_per_second=tenant.throughput_per_second,
         access_token=state(tenant.access_token_sealed),
         app_secret=state(tenant.app_secret_sealed),
+        verify_token=CredentialState(configured=tenant.verify_token_digest is not None),
     )  # fmt: skip
 
 
@@ -95,10 +112,8 @@ async def get_tenant_settings(svc: Services, box: SecretBox, principal: Principa
         return view_tenant(await uow.tenants.get(principal.tenant_id), box)
 
 
-def _sealed(box: SecretBox, tenant: Tenant, name: str, value: str | None) -> str | None:
-    current: str | None = getattr(tenant, f"{name}_sealed")
-    if value is None:
-        return current
+def _secret(name: str, value: str) -> str | None:
+    """A credential as given: ``None`` to remove it (empty), else checked."""
     value = value.strip()
     if not value:
         return None
@@ -106,7 +121,22 @@ def _sealed(box: SecretBox, tenant: Tenant, name: str, value: str | None) -> str
         raise InvalidInput(
             f"{name} must be one line of at most {_MAX_SECRET} characters", field=name
         )
-    return box.seal(value, context=tenant.secret_context(name))
+    return value
+
+
+def _sealed(box: SecretBox, tenant: Tenant, name: str, value: str | None) -> str | None:
+    current: str | None = getattr(tenant, f"{name}_sealed")
+    if value is None:
+        return current
+    clear = _secret(name, value)
+    return None if clear is None else box.seal(clear, context=tenant.secret_context(name))
+
+
+def _verify_digest(tenant: Tenant, value: str | None) -> str | None:
+    if value is None:
+        return tenant.verify_token_digest
+    clear = _secret(VERIFY_TOKEN, value)
+    return None if clear is None else verify_token_digest(clear)
 
 
 async def update_tenant_settings(
@@ -119,6 +149,8 @@ async def update_tenant_settings(
     check_meta_id("phone_number_id", changes.phone_number_id)
     if changes.name is not None and not changes.name.strip():
         raise InvalidInput("name must not be empty", field="name")
+    if changes.throughput_per_second is not None:
+        check_throughput(changes.throughput_per_second)
     async with svc.uow() as uow:
         before = await uow.tenants.get(principal.tenant_id)
         after = replace(
@@ -137,7 +169,18 @@ async def update_tenant_settings(
             ),
             access_token_sealed=_sealed(box, before, ACCESS_TOKEN, changes.access_token),
             app_secret_sealed=_sealed(box, before, APP_SECRET, changes.app_secret),
+            verify_token_digest=_verify_digest(before, changes.verify_token),
+            throughput_per_second=(
+                changes.throughput_per_second
+                if changes.throughput_per_second is not None
+                else before.throughput_per_second
+            ),
         )
+        digest = after.verify_token_digest
+        if digest and digest != before.verify_token_digest:
+            holder = await uow.tenants.by_verify_token_digest(digest)
+            if holder is not None and holder.id != before.id:
+                raise Conflict("choose another verify token", field="verify_token")
         await uow.tenants.update(after)
         await svc.audit(
             uow, principal, "tenant.update", "tenant", before.id,
@@ -151,8 +194,10 @@ def _public(t: Tenant) -> dict[str, object]:
     return {
         "name": t.name, "waba_id": t.waba_id, "phone_number_id": t.phone_number_id,
         "display_phone_number": t.display_phone_number,
+        "throughput_per_second": t.throughput_per_second,
         "access_token": t.access_token_sealed is not None,
         "app_secret": t.app_secret_sealed is not None,
+        "verify_token": t.verify_token_digest is not None,
     }  # fmt: skip
 
 
@@ -180,6 +225,17 @@ async def reseal_credentials(uow_factory: UnitOfWorkFactory, box: SecretBox) -> 
                 changed += 1
         await uow.commit()
     return changed
+
+
+async def is_verify_token(svc: Services, expected: str, token: str) -> bool:
+    """The webhook handshake: the platform's verify token, or a tenant's own (its Meta
+    app's webhook is configured with it)."""
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return True
+    if not token:
+        return False
+    async with svc.uow() as uow:
+        return await uow.tenants.by_verify_token_digest(verify_token_digest(token)) is not None
 
 
 async def own_app_secret(svc: Services, box: SecretBox, phone_number_ids: set[str]) -> str | None:

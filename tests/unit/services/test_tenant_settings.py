@@ -9,13 +9,14 @@ from msgspec.structs import replace
 
 from adapters.crypto import AesGcmSecretBox
 from tests.unit.services.harness import Harness
-from whatsapp_core.errors import Forbidden, InvalidInput
+from whatsapp_core.errors import Conflict, Forbidden, InvalidInput
 from whatsapp_core.policies.access import Role
 from whatsapp_core.services.tenants import (
     ACCESS_TOKEN,
     APP_SECRET,
     TenantSettings,
     get_tenant_settings,
+    is_verify_token,
     open_credential,
     reseal_credentials,
     update_tenant_settings,
@@ -83,6 +84,9 @@ async def test_only_admins_change_settings_and_bad_ids_change_nothing(h: Harness
         TenantSettings(name="  "),
         TenantSettings(access_token="two words"),
         TenantSettings(app_secret="x" * 5000),
+        TenantSettings(verify_token="has space"),
+        TenantSettings(throughput_per_second=0),
+        TenantSettings(throughput_per_second=1001),
     ):
         with pytest.raises(InvalidInput):
             await update_tenant_settings(h.svc, BOX, h.as_(Role.ADMIN), bad)
@@ -106,3 +110,46 @@ async def test_a_key_rotation_reseals_every_credential(h: Harness) -> None:
     assert open_credential(only_new, tenant, ACCESS_TOKEN) == TOKEN
     assert open_credential(only_new, tenant, APP_SECRET) == SECRET
     assert base64.urlsafe_b64encode(K1).decode() not in repr(tenant)
+
+
+async def test_the_send_rate_is_set_within_metas_tiers(h: Harness) -> None:
+    admin = h.as_(Role.ADMIN)
+    assert (await get_tenant_settings(h.svc, BOX, admin)).throughput_per_second == 80
+    view = await update_tenant_settings(
+        h.svc, BOX, admin, TenantSettings(throughput_per_second=250)
+    )
+    assert view.throughput_per_second == 250
+    assert h.uow.db.state.tenants[h.t.id].throughput_per_second == 250  # what pacing reads
+    (audit,) = h.uow.db.state.audit.values()
+    assert audit.before is not None
+    assert audit.after is not None
+    assert (audit.before["throughput_per_second"], audit.after["throughput_per_second"]) == (
+        80,
+        250,
+    )
+
+
+async def test_a_verify_token_is_kept_as_a_digest_and_is_one_tenants(h: Harness) -> None:
+    admin = h.as_(Role.ADMIN)
+    view = await update_tenant_settings(
+        h.svc, BOX, admin, TenantSettings(verify_token=" acme-handshake ")
+    )
+    assert view.verify_token.configured
+    everything = repr(h.uow.db.state.tenants) + repr(h.uow.db.state.audit)
+    assert "acme-handshake" not in everything
+    assert await is_verify_token(h.svc, "platform-token", "acme-handshake")
+    assert await is_verify_token(h.svc, "platform-token", "platform-token")
+    assert not await is_verify_token(h.svc, "platform-token", "acme-handshak")
+    assert not await is_verify_token(h.svc, "", "")
+
+    other = await h.add_tenant("globex", phone_number_id="999999999")
+    with pytest.raises(Conflict) as info:
+        await update_tenant_settings(
+            h.svc, BOX, h.as_(Role.ADMIN, other), TenantSettings(verify_token="acme-handshake")
+        )
+    assert info.value.details["field"] == "verify_token"
+    # Setting one's own token again is fine; an empty one removes it.
+    await update_tenant_settings(h.svc, BOX, admin, TenantSettings(verify_token="acme-handshake"))
+    view = await update_tenant_settings(h.svc, BOX, admin, TenantSettings(verify_token=""))
+    assert not view.verify_token.configured
+    assert not await is_verify_token(h.svc, "platform-token", "acme-handshake")

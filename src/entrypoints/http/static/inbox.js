@@ -184,6 +184,19 @@ function afterSend(message) {
   refreshList();
 }
 
+msgBox.addEventListener("click", async (e) => {
+  const button = e.target.closest("button[data-retry]");
+  if (!button) return;
+  button.disabled = true;
+  try {
+    await api(`/api/conversations/${state.currentId}/messages/${button.dataset.retry}/retry`, { method: "POST" });
+    toast("Sending again");
+  } catch (err) {
+    toast(err.message, "error");
+  }
+  await loadThread({ stick: true });
+});
+
 async function act(action, body) {
   const id = state.currentId;
   try {

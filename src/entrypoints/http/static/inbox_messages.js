@@ -1,5 +1,5 @@
 // A thread's messages as WhatsApp-like bubbles: every message type, reactions, status ticks.
-import { dayKey, fmtDay, fmtFull, fmtTime, h, icon } from "./api.js";
+import { can, dayKey, fmtDay, fmtFull, fmtTime, h, icon } from "./api.js";
 
 const CHECK = "M4 12.5l4.5 4.5L19 6.5";
 const DOUBLE = ["M1.5 12.5l4.5 4.5L16.5 6.5", "M10.5 16l1 1L22 6.5"];
@@ -137,7 +137,11 @@ function bubble(m, first, reactions) {
   if (reactions) wrap.append(h("div.reactions", { title: "Reaction" }, reactions));
   if (out && m.status === "failed") {
     const code = m.error_code ? ` (${m.error_code})` : "";
-    wrap.append(h("div.failure", `Not delivered${code}: ${m.error_text || "WhatsApp refused this message."}`));
+    const retry = m.content?.retried_by ? h("span.small.muted", " · Sent again")
+      : can(m.type === "template" ? "template.send" : "conversation.reply")
+        ? h("button.link.retry", { type: "button", dataset: { retry: m.id }, title: "Send this message again" }, "Retry")
+        : null;
+    wrap.append(h("div.failure", `Not delivered${code}: ${m.error_text || "WhatsApp refused this message."} `, retry));
   }
   if (!out && m.intent) wrap.append(h("span.chip-intent", { title: "Intent (AI)" }, m.intent.replaceAll("_", " ")));
   if (out && m.content?.sent_by === "ai") {

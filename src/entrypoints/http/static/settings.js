@@ -1,4 +1,5 @@
-// Settings: your password, users and roles, API keys (token shown once), AI, the audit log.
+// Settings: your password, the WhatsApp number, users and roles, API keys (token shown
+// once), AI, the audit log.
 import { ago, api, can, fmtFull, h, initShell, toast } from "./api.js";
 
 initShell();
@@ -35,6 +36,66 @@ $("password-form").addEventListener("submit", async (e) => {
   }
   e.target.reset();
   toast("Password changed");
+});
+
+// ------------------------------------------------------------------ WhatsApp number
+
+const CREDENTIALS = [["access_token", "wa-token", "access token"], ["app_secret", "wa-secret", "app secret"],
+  ["verify_token", "wa-verify", "verify token"]];
+
+function drawTenant(t) {
+  $("wa-name").value = t.name;
+  $("wa-waba").value = t.waba_id || "";
+  $("wa-pnid").value = t.phone_number_id || "";
+  $("wa-display").value = t.display_phone_number || "";
+  $("wa-rate").value = t.throughput_per_second;
+  $("wa-callback").textContent = `${location.origin}/api/webhooks/whatsapp`;
+  const removable = [];
+  for (const [field, input, label] of CREDENTIALS) {
+    const state = t[field];
+    $(`${input}-state`).textContent = state.configured
+      ? (state.needs_rotation ? "set (sealed with an old key)" : "set") : "not set";
+    $(input).value = "";
+    $(input).placeholder = state.configured ? "•••••••• (unchanged)" : "";
+    if (state.configured) {
+      removable.push(h("label.check", h("input", { type: "checkbox", name: "wa-remove", value: field }), `Remove the ${label}`));
+    }
+  }
+  $("wa-remove").replaceChildren(...removable);
+}
+
+async function loadTenant() {
+  drawTenant(await api("/api/tenant"));
+}
+
+$("wa-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const error = $("wa-error");
+  error.hidden = true;
+  const body = {
+    name: $("wa-name").value.trim(),
+    display_phone_number: $("wa-display").value.trim(),
+    throughput_per_second: Number($("wa-rate").value),
+  };
+  for (const [field, input] of [["waba_id", "wa-waba"], ["phone_number_id", "wa-pnid"]]) {
+    const value = $(input).value.trim();
+    if (value) body[field] = value;
+  }
+  for (const [field, input] of CREDENTIALS) {
+    const value = $(input).value.trim();
+    if (value) body[field] = value;
+  }
+  for (const box of document.querySelectorAll('input[name="wa-remove"]:checked')) body[box.value] = "";
+  try {
+    drawTenant(await api("/api/tenant", { method: "PATCH", body }));
+  } catch (err) {
+    const field = err.problem?.field;
+    error.textContent = field ? `${field}: ${err.message}` : err.message;
+    error.hidden = false;
+    return;
+  }
+  toast("WhatsApp settings saved");
+  if (can("audit.read")) loadAudit();
 });
 
 // ------------------------------------------------------------------ users
@@ -246,6 +307,7 @@ async function loadAudit() {
 $("audit-refresh").addEventListener("click", () => loadAudit().catch((err) => toast(err.message, "error")));
 
 const loads = [];
+if (can("tenant.manage")) loads.push(loadTenant());
 const users = can("user.manage") ? loadUsers() : Promise.resolve();
 loads.push(users);
 if (can("apikey.manage")) loads.push(loadKeys());
