@@ -212,6 +212,11 @@ class MessageStore(Protocol):
         """Remove and return the statuses that arrived before their wamid was known."""
         ...
 
+    async def pending_wamid_for(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> str | None:
+        """The wamid of a waiting status that names this message in its callback data
+        (the earliest, if several)."""
+        ...
+
 
 class TemplateStore(Protocol):
     async def add(self, template: Template) -> None:

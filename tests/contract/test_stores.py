@@ -220,6 +220,34 @@ async def test_pending_statuses_are_taken_once_in_arrival_order(
         await uow.commit()
 
 
+async def test_a_pending_status_names_its_message_by_callback_data(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    t, other = await tenant(uow_factory), await tenant(uow_factory, "globex")
+    mine = uuid.uuid4()
+    async with uow_factory() as uow:
+        for tenant_id, wamid, named in (
+            (t.id, "wamid.first", mine),
+            (t.id, "wamid.later", mine),
+            (t.id, "wamid.unnamed", None),
+            (other.id, "wamid.theirs", mine),
+        ):
+            await uow.messages.add_pending_status(
+                PendingStatus(
+                    tenant_id=tenant_id, wamid=wamid, status=MessageStatus.SENT, at=T0,
+                    message_id=named,
+                )
+            )  # fmt: skip
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.messages.pending_wamid_for(t.id, mine) == "wamid.first"
+        assert await uow.messages.pending_wamid_for(t.id, uuid.uuid4()) is None
+        (taken,) = await uow.messages.take_pending_statuses(t.id, "wamid.first")
+        assert taken.message_id == mine
+        assert await uow.messages.pending_wamid_for(t.id, mine) == "wamid.later"
+        await uow.commit()
+
+
 async def test_templates_round_trip_with_components(uow_factory: UnitOfWorkFactory) -> None:
     t = await tenant(uow_factory)
     template = Template(

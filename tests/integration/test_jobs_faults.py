@@ -24,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,8 +60,10 @@ from tests.integration.outbound_rig import (
 )
 from tests.support.databases import fresh_database
 from tests.support.redis_server import private_redis
+from whatsapp_core.domain.webhook import NumberUpdates, StatusUpdate, WebhookBatch
 from whatsapp_core.errors import UpstreamUnavailable
 from whatsapp_core.jobs import MSG_SEND
+from whatsapp_core.services.inbound import ingest_webhook
 
 pytestmark = pytest.mark.integration
 ARRIVAL_JITTER_S = 0.25  # token -> arrival delay spread allowed on a loaded 2-core box
@@ -72,9 +75,31 @@ async def database(embedded_pg: str) -> AsyncIterator[str]:
         yield url
 
 
+def sent_statuses(desk: Desk, log: list[dict[str, Any]]) -> WebhookBatch:
+    """Meta's ``sent`` status of every send in the simulator's log, echoing the send's
+    ``biz_opaque_callback_data`` as Meta does."""
+    updates = [
+        StatusUpdate(
+            wamid=record["wamid"],
+            status="sent",
+            at=desk.svc.clock.now(),
+            callback_data=record["body"].get("biz_opaque_callback_data"),
+        )
+        for record in log
+    ]
+    assert all(u.callback_data for u in updates), "every send names its message"
+    number = desk.tenant.phone_number_id
+    assert number is not None
+    return WebhookBatch(numbers=[NumberUpdates(phone_number_id=number, statuses=updates)])
+
+
+@pytest.mark.parametrize("statuses", [False, True], ids=["no statuses", "statuses arrive"])
 async def test_a_worker_killed_mid_send_resends_only_what_was_in_flight(
-    database: str, tmp_path: Path
+    database: str, tmp_path: Path, statuses: bool
 ) -> None:
+    """With ``statuses``, Meta's ``sent`` statuses (carrying our message id in
+    ``biz_opaque_callback_data``) reach the core before the restart, as they would in
+    the lease's minute: the redelivered jobs find the wamids and send nothing twice."""
     replies, concurrency, slow_ms = 200, 16, 250
     engine = engine_for(database)
     try:
@@ -97,8 +122,11 @@ async def test_a_worker_killed_mid_send_resends_only_what_was_in_flight(
             finally:
                 await first.stop()
             await asyncio.sleep(0.3)  # a request already on the wire still lands
-            reached_meta = set(texts_sent(await sim.log()))
+            at_kill = await sim.log()
+            reached_meta = set(texts_sent(at_kill))
             doubt = await in_doubt(engine)
+            if statuses:
+                await ingest_webhook(desk.svc, sent_statuses(desk, at_kill))
             await expire_leases(engine)
             await sim.set_faults(slow_ms=0)
 
@@ -126,7 +154,8 @@ async def test_a_worker_killed_mid_send_resends_only_what_was_in_flight(
         f"{slow_ms} ms; {len(reached_meta)} sends had reached the simulator at the kill; "
         f"{len(doubt)} jobs in flight without a wamid (in doubt), "
         f"{len(doubt & reached_meta)} of them already at Meta; "
-        f"{len(twice)} messages sent twice, {sum(sent.values())} sends in all; "
+        f"{len(twice)} messages sent twice, {sum(sent.values())} sends in all "
+        f"({'statuses arrived' if statuses else 'no statuses'} before the restart); "
         f"jobs {states}"
     )
     assert "Traceback" not in output
@@ -134,9 +163,9 @@ async def test_a_worker_killed_mid_send_resends_only_what_was_in_flight(
     assert len(doubt) <= concurrency
     assert set(sent) == set(texts)  # nothing lost
     assert max(sent.values()) <= 2
-    # Exactly the sends Meta had taken whose wamid the dead worker never stored went
-    # twice; everything else went once.
-    assert twice == doubt & reached_meta
+    # Without statuses, exactly the sends Meta had taken whose wamid the dead worker
+    # never stored went twice; with them, none; everything else went once.
+    assert twice == (set() if statuses else doubt & reached_meta)
     by_text: dict[str, list[str]] = {}
     for record in log:
         by_text.setdefault(record["body"]["text"]["body"], []).append(record["wamid"])

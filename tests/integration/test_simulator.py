@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from msgspec.structs import replace
 
 from adapters.memory.basics import FrozenClock
 from adapters.meta import (
@@ -310,6 +312,23 @@ async def test_to_wins_when_both_to_and_recipient_are_given(sim: Sim) -> None:
 
 
 # ---------------------------------------------------------------- webhooks out
+
+
+async def test_statuses_echo_the_sends_callback_data(sim: Sim) -> None:
+    """Our gateway puts the message id in ``biz_opaque_callback_data``; Meta returns it
+    in every status of that send (how a lost wamid is found again)."""
+    await sim.inbound(**{"from": PHONE, "from_user_id": BSUID, "text": "hi"})
+    named = replace(TEXT, callback_data="0b5d6c3e-8f0a-4d55-9d1e-2f3a4b5c6d7e")
+    async with gateway_of(sim) as gateway:
+        await gateway.send(TENANT, Recipient(bsuid=BSUID), named)
+        await gateway.send(TENANT, Recipient(bsuid=BSUID), TEXT)  # names nothing
+    await sim.receiver.wait_for(lambda: len(sim.receiver.statuses()) == 6)
+    echoed = Counter(
+        status.biz_opaque_callback_data
+        for webhook in sim.receiver.decoded()
+        for _, _, status in webhook.iter_statuses()
+    )
+    assert echoed == {named.callback_data: 3, None: 3}
 
 
 async def test_a_send_produces_signed_status_webhooks(sim: Sim) -> None:

@@ -54,7 +54,9 @@ class MemoryWhatsAppGateway:
         # Meta's templates by WABA id, then by Meta id (in creation order)
         self.remote: dict[str, dict[str, RemoteTemplate]] = {}
 
-    def fail_next(self, meta_code: int | None, *, http_status: int = 400, times: int = 1) -> None:
+    def fail_next(
+        self, meta_code: int | None, *, http_status: int | None = 400, times: int = 1
+    ) -> None:
         for _ in range(times):
             self._failures.append(
                 DeliveryError(

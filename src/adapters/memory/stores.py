@@ -408,6 +408,18 @@ class MemoryMessageStore:
     async def take_pending_statuses(self, tenant_id: uuid.UUID, wamid: str) -> list[PendingStatus]:
         return list(self._s.pending.pop((tenant_id, wamid), ()))
 
+    async def pending_wamid_for(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> str | None:
+        return next(
+            (
+                s.wamid
+                for (t, _), waiting in self._s.pending.items()
+                if t == tenant_id
+                for s in waiting
+                if s.message_id == message_id
+            ),
+            None,
+        )
+
 
 class MemoryTemplateStore:
     def __init__(self, state: MemoryState) -> None:

@@ -223,6 +223,8 @@ def build_send_body(recipient: Recipient, message: OutgoingMessage) -> dict[str,
         raise _refused(f"message type {kind!r} cannot be sent by this gateway")
     if message.reply_to_wamid:
         body["context"] = {"message_id": message.reply_to_wamid}
+    if message.callback_data:
+        body["biz_opaque_callback_data"] = message.callback_data[:512]  # Meta's limit
     return body
 
 

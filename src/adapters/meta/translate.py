@@ -153,4 +153,5 @@ def _status(s: wire.StatusInfo) -> StatusUpdate:
         error_text=error_text,
         pricing_category=s.pricing.category if s.pricing else None,
         pricing_type=s.pricing.type if s.pricing else None,
+        callback_data=s.biz_opaque_callback_data,
     )

@@ -385,6 +385,18 @@ class SqlaMessageStore(SqlaStore):
         ordered = sorted(rows, key=lambda row: row.seq)
         return [from_row(row, PendingStatus) for row in ordered]
 
+    async def pending_wamid_for(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> str | None:
+        p = tables.pending_statuses
+        rows = await self._execute(
+            tenant_id,
+            sa.select(p.c.wamid)
+            .where(p.c.tenant_id == tenant_id, p.c.message_id == message_id)
+            .order_by(p.c.seq)
+            .limit(1),
+        )
+        found: str | None = rows.scalar_one_or_none()
+        return found
+
 
 class SqlaTemplateStore(SqlaStore):
     table = tables.templates

@@ -172,7 +172,14 @@ pending_statuses = sa.Table(
     _at("at"),
     sa.Column("error_code", sa.Integer),
     sa.Column("error_text", sa.Text),
+    sa.Column("message_id", UUID(as_uuid=True)),  # named by our send's biz_opaque_callback_data
     sa.Index("ix_pending_statuses_wamid", "tenant_id", "wamid"),
+    sa.Index(
+        "ix_pending_statuses_message",
+        "tenant_id",
+        "message_id",
+        postgresql_where=sa.text("message_id IS NOT NULL"),
+    ),
 )
 
 templates = sa.Table(

@@ -166,6 +166,8 @@ class PendingStatus(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
     error_code: int | None = None
     error_text: str | None = None
+    # The message our send named in ``biz_opaque_callback_data`` (see ``deliver_message``).
+    message_id: uuid.UUID | None = None
 
 
 class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):

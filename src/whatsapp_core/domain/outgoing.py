@@ -27,6 +27,9 @@ class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     caption: str | None = None
     filename: str | None = None
     interactive: InteractiveContent | None = None  # type "interactive": buttons or a list
+    # Meta's ``biz_opaque_callback_data``: echoed in this send's status webhooks. We put
+    # our message id there, so a status can name the message before its wamid is known.
+    callback_data: str | None = None
 
 
 class SendReceipt(msgspec.Struct, frozen=True, kw_only=True):

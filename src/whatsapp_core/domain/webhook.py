@@ -35,6 +35,7 @@ class StatusUpdate(msgspec.Struct, frozen=True, kw_only=True):
     error_text: str | None = None
     pricing_category: str | None = None
     pricing_type: str | None = None
+    callback_data: str | None = None  # what our send put in biz_opaque_callback_data
 
 
 class IdentityChange(msgspec.Struct, frozen=True, kw_only=True):

@@ -233,6 +233,7 @@ async def _apply_status(work: _Batch, tenant: Tenant, update: StatusUpdate) -> N
                 at=update.at,
                 error_code=update.error_code,
                 error_text=update.error_text,
+                message_id=_our_message_id(update.callback_data),
             )
         )
         work.report.statuses_pending += 1
@@ -258,6 +259,15 @@ async def _apply_status(work: _Batch, tenant: Tenant, update: StatusUpdate) -> N
         "n8n.trigger",
         {"event": "message.status", "message_id": str(changed.id), "status": str(changed.status)},
     )
+
+
+def _our_message_id(callback_data: str | None) -> uuid.UUID | None:
+    """Our sends put the message id in ``biz_opaque_callback_data``; anything else
+    there (another tool's sends on the same number) names nothing of ours."""
+    try:
+        return uuid.UUID(callback_data) if callback_data else None
+    except ValueError:
+        return None
 
 
 _COUNTED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)

@@ -67,4 +67,5 @@ async def outgoing_media(
         caption=message.text,
         filename=media.filename,
         reply_to_wamid=message.reply_to_wamid,
+        callback_data=str(message.id),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from msgspec.structs import replace
@@ -221,7 +222,10 @@ async def retry_message(
             _outbound(svc, principal, conversation, type=original.type, text=original.text or ""),
             id=uuid.uuid5(original.id, "retry"),
             text=original.text,
-            content={**original.content, "retry_of": str(original.id)},
+            content={
+                **{k: v for k, v in original.content.items() if k not in _BOOKKEEPING},
+                "retry_of": str(original.id),
+            },
             reply_to_wamid=original.reply_to_wamid,
             template_name=original.template_name,
             template_language=original.template_language,
@@ -318,7 +322,25 @@ async def _queue(
 class DeliveryOutcome:
     SENT = "sent"
     ALREADY_SENT = "already_sent"
+    RECOVERED = "recovered"  # an earlier attempt had reached Meta: its wamid, no resend
     FAILED = "failed"
+
+
+# When a send to Meta began (a key of the message's content). Set before the call, so a
+# redelivered job knows an earlier attempt may have reached Meta.
+SEND_STARTED = "send_started_at"
+# How long a redelivered job waits for the status webhook of an earlier attempt that
+# may have reached Meta (Meta reports ``sent`` within seconds) before sending again.
+CONFIRM_WINDOW = timedelta(seconds=30)
+_BOOKKEEPING = ("retried_by", SEND_STARTED)  # of one message, never copied to another
+
+
+def _send_started(message: Message) -> datetime | None:
+    raw = message.content.get(SEND_STARTED)
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
 
 
 async def deliver_message(
@@ -332,13 +354,39 @@ async def deliver_message(
     """The ``msg.send`` job. Idempotent: a message that already has a wamid or a final
     state is never sent twice. Retryable errors propagate (``DeliveryError``) for the
     worker's backoff; permanent ones mark the message failed with Meta's code. A file
-    is uploaded from ``blobs`` to Meta first (once: ``services.media_delivery``)."""
+    is uploaded from ``blobs`` to Meta first (once: ``services.media_delivery``).
+
+    Meta's send takes no idempotency key, and a worker can die (or the call time out)
+    after Meta took the message but before its wamid is stored. So the send is marked
+    as begun (``SEND_STARTED``) before the call and carries the message id in Meta's
+    ``biz_opaque_callback_data``, which Meta echoes in the send's statuses. A redelivered
+    job that finds the mark looks for such a status: found, the wamid is recorded and
+    nothing is sent again; not yet, it waits up to ``CONFIRM_WINDOW`` from the first
+    attempt for one, then sends again (at least once, never lost)."""
+    now = svc.clock.now()
+    recovered: str | None = None
     async with svc.uow() as uow:
         message = await uow.messages.get(tenant_id, message_id)
         if message.wamid is not None or message.status is MessageStatus.FAILED:
             return DeliveryOutcome.ALREADY_SENT
-        tenant = await uow.tenants.get(tenant_id)
-        contact = await uow.contacts.get(tenant_id, message.contact_id)
+        started = _send_started(message)
+        if started is not None:  # an earlier attempt may have reached Meta
+            recovered = await uow.messages.pending_wamid_for(tenant_id, message_id)
+            if recovered is None and now < started + CONFIRM_WINDOW:
+                wait = (started + CONFIRM_WINDOW - now).total_seconds()
+                raise DeliveryError(
+                    "an earlier attempt may have reached Meta: waiting for its status",
+                    retry_after=wait,
+                )
+        if recovered is None:
+            tenant = await uow.tenants.get(tenant_id)
+            contact = await uow.contacts.get(tenant_id, message.contact_id)
+            marked = {**message.content, SEND_STARTED: now.isoformat()}
+            await uow.messages.update(replace(message, content=marked))
+            await uow.commit()
+    if recovered is not None:
+        await _record_wamid(svc, tenant_id, message_id, recovered, held=False)
+        return DeliveryOutcome.RECOVERED
     recipient = Recipient(wa_id=contact.wa_id, bsuid=contact.bsuid)
     try:
         outgoing = (
@@ -349,6 +397,8 @@ async def deliver_message(
         receipt = await gateway.send(tenant, recipient, outgoing)
     except DeliveryError as exc:
         if remedy_for(exc.meta_code, exc.http_status) in (Remedy.RETRY, Remedy.RETRY_RECIPIENT):
+            if exc.http_status is not None:  # Meta answered: it did not take the message
+                await _unmark_started(svc, tenant_id, message_id)
             raise
         await _mark_failed(svc, tenant_id, message_id, exc)
         return DeliveryOutcome.FAILED
@@ -357,6 +407,14 @@ async def deliver_message(
         return DeliveryOutcome.FAILED
     await _record_wamid(svc, tenant_id, message_id, receipt.wamid, receipt.held_for_quality)
     return DeliveryOutcome.SENT
+
+
+async def _unmark_started(svc: Services, tenant_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    async with svc.uow() as uow:
+        message = await uow.messages.get(tenant_id, message_id)
+        content = {k: v for k, v in message.content.items() if k != SEND_STARTED}
+        await uow.messages.update(replace(message, content=content))
+        await uow.commit()
 
 
 def _to_outgoing(message: Message) -> OutgoingMessage:
@@ -371,6 +429,7 @@ def _to_outgoing(message: Message) -> OutgoingMessage:
         body_params=content.get("body_params", []),
         header_params=content.get("header_params", []),
         interactive=from_content(interactive) if isinstance(interactive, dict) else None,
+        callback_data=str(message.id),
     )
 
 

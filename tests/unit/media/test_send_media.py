@@ -263,8 +263,9 @@ async def test_the_job_uploads_the_file_then_sends_it_by_metas_media_id(w: World
     (sent,) = w.h.gateway.sent
     assert sent.recipient.wa_id == ANA_PHONE
     assert sent.message == OutgoingMessage(
-        type="document", media_id=meta_media_id, caption="Your invoice", filename="invoice.pdf"
-    )
+        type="document", media_id=meta_media_id, caption="Your invoice", filename="invoice.pdf",
+        callback_data=str(message.id),
+    )  # fmt: skip
     assert w.stored(message.id).wamid == sent.wamid
     (media,) = w.media()
     assert media.meta_media_id == meta_media_id

@@ -145,6 +145,9 @@ class WebhookSender:
         }
         if record.wa_id is not None:
             item["recipient_id"] = record.wa_id
+        callback = record.body.get("biz_opaque_callback_data")
+        if isinstance(callback, str):
+            item["biz_opaque_callback_data"] = callback
         # Meta omits the BSUID only on `failed` statuses of sends to a phone number.
         if error is None or "to" not in record.body:
             item["recipient_user_id"] = record.user_id

@@ -96,6 +96,7 @@ class SendRequest(_Wire):
     interactive: dict[str, Any] | None = None
     location: dict[str, Any] | None = None
     contacts: list[dict[str, Any]] | None = None
+    biz_opaque_callback_data: str | None = None  # echoed in this message's statuses
 
 
 class TemplateComponentDef(_Wire):
