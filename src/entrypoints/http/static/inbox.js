@@ -1,10 +1,10 @@
 // The inbox: conversation list (filters, unread, window countdown), the open thread,
-// its composer and side panel, all kept current by /api/ws events.
+// its labels, composer (with AI suggestions) and side panel, all kept current by /api/ws events.
 import { api, avatar, can, connectEvents, debounce, fmtPhone, h, icon, initShell, me, timeLeft, toast } from "./api.js";
-import { forgetTemplates, renderComposer } from "./inbox_composer.js";
-import { renderList, windowBadge } from "./inbox_list.js";
+import { forgetTemplates, offerSuggestion, renderComposer } from "./inbox_composer.js";
+import { labelBar, listFilters, rememberLabels, renderList, windowBadge } from "./inbox_list.js";
 import { renderMessages } from "./inbox_messages.js";
-import { loadPeople, personName, renderContact, renderNotes } from "./inbox_side.js";
+import { loadPeople, personName, renderContact, renderNotes, renderSummary } from "./inbox_side.js";
 
 initShell();
 
@@ -21,6 +21,9 @@ const state = {
   filter: localStorage.getItem("wa.inbox.filter") || "all",
   status: localStorage.getItem("wa.inbox.status") ?? "open",
   search: "",
+  label: "",
+  unread: false,
+  windowOpen: false,
   convs: [],
   currentId: new URLSearchParams(location.search).get("c"),
   current: null,
@@ -33,7 +36,7 @@ const state = {
 
 // ------------------------------------------------------------------ list
 
-const drawList = () => renderList(listBox, state, { onSelect: select, onExpire: () => refreshList() });
+const drawList = () => renderList(listBox, state, { onSelect: select, onExpire: () => refreshList(), onClearFilters: () => filters.clear() });
 
 let listSeq = 0; // answers can arrive out of order: only the latest request may draw
 
@@ -41,6 +44,9 @@ async function loadList() {
   const seq = ++listSeq;
   const params = new URLSearchParams({ limit: "200" });
   if (state.status) params.set("status", state.status);
+  if (state.label) params.set("label", state.label);
+  if (state.unread) params.set("unread", "true");
+  if (state.windowOpen) params.set("window_open", "true");
   let convs;
   try {
     convs = await api(`/api/conversations?${params}`);
@@ -50,6 +56,8 @@ async function loadList() {
   }
   if (seq !== listSeq) return;
   state.convs = convs;
+  for (const c of convs) rememberLabels(c.labels);
+  filters.labelsKnown();
   drawList();
 }
 const refreshList = debounce(loadList, 200);
@@ -89,6 +97,24 @@ function threadHead(c) {
 
 function renderHead() {
   headBox.replaceChildren(...threadHead(state.current));
+  labels.show(state.current);
+}
+
+// Agents label what they work on (the server checks conversation.reply, not label.manage:
+// that one is for a label catalogue).
+const labels = labelBar($("thread-labels"), { editable: can("conversation.reply"), onChange: labelsChanged });
+
+function labelsChanged(id, now) {
+  rememberLabels(now);
+  filters.labelsKnown();
+  if (state.current?.id === id) {
+    state.current.labels = now;
+    labels.show(state.current);
+  }
+  const c = state.convs.find((x) => x.id === id);
+  if (c) c.labels = now;
+  drawList();
+  if (state.label) refreshList(); // it may have left (or joined) the filtered list
 }
 
 function nearBottom() {
@@ -107,6 +133,14 @@ function drawMessages({ stick = false, keepFromBottom = null } = {}) {
   if (keepFromBottom !== null) msgBox.scrollTop = msgBox.scrollHeight - keepFromBottom;
   else if (follow) msgBox.scrollTop = msgBox.scrollHeight;
 }
+
+// The composer grows and shrinks (a suggestion shows, a draft wraps): a thread read at its
+// end stays at its end instead of hiding the newest message under the composer.
+let pinned = true;
+msgBox.addEventListener("scroll", () => { pinned = nearBottom(); }, { passive: true });
+new ResizeObserver(() => {
+  if (pinned) msgBox.scrollTop = msgBox.scrollHeight;
+}).observe(msgBox);
 
 let threadSeq = 0;
 
@@ -214,6 +248,7 @@ function showEmptyThread() {
   state.current = null;
   $("thread-empty").hidden = false;
   headBox.hidden = true;
+  labels.hide();
   msgBox.hidden = true;
   composerBox.hidden = true;
   sideBox.hidden = true;
@@ -237,12 +272,13 @@ function renderSide() {
   for (const b of sideBox.querySelectorAll("[data-side]")) b.classList.toggle("on", b.dataset.side === state.side);
   sideBody.dataset.view = state.side;
   sideBody.dataset.conv = state.current.id;
-  if (state.side === "contact") {
-    renderContact(sideBody, state.current);
-    renderNotesCount();
-  } else {
+  if (state.side === "notes") {
     renderNotes(sideBody, state.current, $("notes-count"));
+    return;
   }
+  if (state.side === "summary") renderSummary(sideBody, state.current);
+  else renderContact(sideBody, state.current);
+  renderNotesCount();
 }
 
 async function renderNotesCount() {
@@ -298,6 +334,9 @@ function onEvent(event) {
     case "ai.classified": // the intent chip of an inbound message
       if (here) refreshThread();
       break;
+    case "ai.suggested": // auto-suggest: shown in the composer of that conversation
+      if (p.text) offerSuggestion(composerBox, p.conversation_id, { text: p.text, provider: p.provider, grounded: (p.grounded_on || []).length > 0, auto: true });
+      break;
     case "template.status":
       forgetTemplates();
       if (state.current && !state.current.window_open) renderComposer(composerBox, state.current, afterSend);
@@ -347,6 +386,9 @@ statusSelect.addEventListener("change", () => {
   localStorage.setItem("wa.inbox.status", state.status);
   loadList();
 });
+
+const filters = listFilters(state, loadList);
+
 $("conv-search").addEventListener("input", debounce((e) => {
   state.search = e.target.value;
   drawList();
@@ -356,6 +398,9 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "/" && !typing) {
     e.preventDefault();
     $("conv-search").focus();
+  } else if ((e.key === "l" || e.key === "L") && !typing && !e.ctrlKey && !e.metaKey && !e.altKey && state.current) {
+    e.preventDefault();
+    labels.open();
   } else if (e.key === "Escape" && document.activeElement?.id === "conv-search") {
     e.target.value = "";
     state.search = "";

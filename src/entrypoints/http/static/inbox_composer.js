@@ -1,5 +1,6 @@
-// The composer: free text while the 24 h window is open, an approved-template picker after.
-import { api, can, fmtFull, h, icon, timeLeft, toast } from "./api.js";
+// The composer: free text while the 24 h window is open (with AI reply suggestions), an
+// approved-template picker after.
+import { api, can, fill, fmtFull, h, icon, timeLeft, toast } from "./api.js";
 import { quickReplies } from "./inbox_buttons.js";
 import { checkParam, filled, paramsFor, placeholders } from "./tpl.js";
 
@@ -8,7 +9,11 @@ const CLIP = "M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.5 3.5 0 0 1 5 5l-8.6
 // What WhatsApp lets a business send; the server checks the type and size again.
 const ACCEPT = "image/jpeg,image/png,video/mp4,video/3gpp,audio/aac,audio/amr,audio/mpeg,audio/mp4,audio/ogg,"
   + "application/pdf,text/plain,.doc,.docx,.xls,.xlsx,.ppt,.pptx";
+const SPARKLE = ["M11 3l1.9 5.1L18 10l-5.1 1.9L11 17l-1.9-5.1L4 10l5.1-1.9z", "M18.5 15l.9 2.1 2.1.9-2.1.9-.9 2.1-.9-2.1-2.1-.9 2.1-.9z"];
 const drafts = new Map();
+// The suggestion on show per conversation ({text, provider, model?, grounded, auto}), so a
+// redrawn composer keeps it; inserting, dismissing or sending drops it.
+const suggestions = new Map();
 let approved = null; // cached approved templates; dropped on a template.status event
 
 export function forgetTemplates() {
@@ -30,6 +35,7 @@ export function renderComposer(box, conv, onSent) {
   box.hidden = false;
   box.conv = conv; // the thread keeps this current, so the countdown follows new messages
   box.refreshCountdown = null;
+  box.showSuggestion = null;
   if (!can("conversation.reply")) {
     box.replaceChildren(h("div.readonly", "You have view-only access: you can read this conversation but not reply."));
     return;
@@ -50,6 +56,19 @@ function openComposer(box, conv, onSent) {
     input.style.height = `${Math.min(input.scrollHeight + 2, 160)}px`;
   };
   const quick = quickReplies();
+  const slot = h("div.slot-suggest#suggest-slot", { "aria-live": "polite" });
+  const suggestBtn = h("button.icon.attach#suggest-button", {
+    type: "button", title: "Suggest a reply with AI (Alt+S)", "aria-label": "Suggest reply",
+  }, icon(SPARKLE, { size: 20, width: 1.7 }));
+  const suggest = suggestionPanel(slot, suggestBtn, conv, (text) => {
+    input.focus();
+    input.select(); // replaced as one edit, so Ctrl+Z brings the draft back
+    if (!document.execCommand("insertText", false, text)) input.value = text;
+    drafts.set(conv.id, input.value);
+    grow();
+  }, () => input.focus());
+  suggestBtn.addEventListener("click", suggest.ask);
+  box.showSuggestion = suggest.show;
   async function submit() {
     const text = input.value.trim();
     if (!text || send.disabled) return;
@@ -62,6 +81,7 @@ function openComposer(box, conv, onSent) {
       input.value = "";
       drafts.delete(conv.id);
       quick.reset();
+      suggest.clear(); // it answered a message the reply has now answered
       grow();
       onSent(message);
     } catch (err) {
@@ -116,6 +136,12 @@ function openComposer(box, conv, onSent) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submit();
+    } else if (e.altKey && e.code === "KeyS") {
+      e.preventDefault();
+      suggest.ask();
+    } else if (e.key === "Escape" && slot.firstChild) {
+      e.preventDefault();
+      suggest.clear();
     }
   });
   send.addEventListener("click", submit);
@@ -129,16 +155,105 @@ function openComposer(box, conv, onSent) {
   left.addEventListener("tick", updateLeft);
   box.refreshCountdown = updateLeft;
   box.replaceChildren(
-    // Reserved for AI reply suggestions (POST /api/conversations/{id}/suggest).
-    h("div.slot-suggest#suggest-slot"),
+    slot, // AI reply suggestions (POST /api/conversations/{id}/suggest, or pushed as ai.suggested)
     quick.row,
-    h("div.input-row", attach, picker, quick.toggle, input, send),
-    h("div.hint-row", h("span", "Enter to send · Shift+Enter for a new line"), left),
+    h("div.input-row", attach, picker, quick.toggle, suggestBtn, input, send),
+    h("div.hint-row", h("span", "Enter to send · Shift+Enter for a new line · Alt+S to suggest a reply"), left),
   );
+  const saved = suggestions.get(conv.id);
+  if (saved) suggest.show(saved);
   requestAnimationFrame(() => {
     grow();
     input.focus();
   });
+}
+
+/**
+ * A suggestion pushed by the server (auto-suggest) for `conversationId`: shown when that
+ * conversation is the open one (kept if its composer is being redrawn); others are ignored,
+ * as a teammate may have answered by the time someone opens them.
+ */
+export function offerSuggestion(box, conversationId, suggestion) {
+  if (box.conv?.id !== conversationId) return;
+  suggestions.set(conversationId, suggestion);
+  box.showSuggestion?.(suggestion);
+}
+
+/** The suggestion slot above the input: loading, the suggestion with Insert / Dismiss, or why there is none. */
+function suggestionPanel(slot, button, conv, insert, refocus) {
+  let asking = false;
+  const dismiss = () => h("button.small.ghost#suggest-dismiss", { type: "button", title: "Dismiss (Esc)" }, "Dismiss");
+  const head = (title, ...rest) => h("div.suggest-head", icon(SPARKLE, { size: 14, width: 1.8 }), h("strong", title), ...rest);
+  function clear() {
+    suggestions.delete(conv.id);
+    slot.replaceChildren();
+  }
+  slot.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    clear();
+    refocus();
+  });
+  function closable(el) {
+    el.querySelector("#suggest-dismiss")?.addEventListener("click", () => {
+      clear();
+      refocus();
+    });
+    return el;
+  }
+  function show(s, { focus = false } = {}) {
+    suggestions.set(conv.id, s);
+    const use = h("button.small.primary#suggest-insert", { type: "button", title: "Put it in the message box to edit before sending" }, "Insert");
+    use.addEventListener("click", () => {
+      clear();
+      insert(s.text);
+    });
+    const by = s.provider ? h("span.pill.gray#suggest-provider", { title: s.model ? `Model: ${s.model}` : "The AI provider that answered" }, s.provider) : null;
+    fill(slot, closable(h("div.suggestion", { dataset: { provider: s.provider || "", auto: s.auto ? "yes" : "no" } },
+      head(s.auto ? "Suggested reply for the new message" : "Suggested reply", by,
+        s.grounded ? h("span.small.faint", "from your knowledge base") : null),
+      h("div.suggest-text#suggest-text", s.text),
+      h("div.suggest-actions", use, dismiss(), h("span.hint", "Nothing is sent until you press Send.")))));
+    if (focus) use.focus();
+  }
+  function notice(text, kind) {
+    fill(slot, closable(h(`div.suggestion.notice.${kind}#suggest-notice`, { role: "status" },
+      head("No suggestion"), h("div.suggest-text", text), h("div.suggest-actions", dismiss()))));
+  }
+  async function ask() {
+    if (asking) return;
+    asking = true;
+    const before = suggestions.get(conv.id);
+    button.disabled = true;
+    button.classList.add("busy");
+    fill(slot, h("div.suggestion.loading#suggest-loading", { "aria-busy": "true" },
+      head("Suggesting a reply…"), h("div.skeleton"), h("div.skeleton.short")));
+    try {
+      const s = await api(`/api/conversations/${conv.id}/suggest`, { method: "POST" });
+      if (!slot.isConnected) return;
+      if (s.text) {
+        show({ text: s.text, provider: s.provider, model: s.model, grounded: s.grounded_on.length > 0 }, { focus: true });
+      } else {
+        suggestions.delete(conv.id);
+        notice("The AI has nothing to suggest for the latest message (it may be spam, or need no answer).", "info");
+      }
+    } catch (err) {
+      if (!slot.isConnected) return;
+      if (err.status === 409) { // AI off, the month's budget spent, no provider: the server says which
+        suggestions.delete(conv.id);
+        notice(err.message, "warn");
+      } else {
+        if (before) show(before);
+        else slot.replaceChildren();
+        toast(err.message, "error");
+      }
+    } finally {
+      asking = false;
+      button.disabled = false;
+      button.classList.remove("busy");
+    }
+  }
+  return { ask, show, clear };
 }
 
 function closedComposer(box, conv, onSent) {

@@ -1,4 +1,5 @@
-// The side panel of a conversation: who the contact is, and the team's private notes.
+// The side panel of a conversation: who the contact is, the team's private notes and an AI
+// summary on demand.
 import { ago, api, avatar, can, fill, fmtFull, fmtPhone, h, me, toast } from "./api.js";
 
 /** Names of teammates by id (only admins may list users; others see "a teammate"). */
@@ -95,4 +96,49 @@ function noteForm(conv, after) {
     }
   });
   return form;
+}
+
+// ------------------------------------------------------------------ summary
+
+// Per conversation: the last summary ({text, provider, model, at}), a request under way
+// (a Promise), or why there is none ({refused}); kept while the page lives.
+const summaries = new Map();
+
+async function loadSummary(body, conv) {
+  const previous = summaries.get(conv.id);
+  const asked = api(`/api/conversations/${conv.id}/summary`);
+  summaries.set(conv.id, asked);
+  renderSummary(body, conv);
+  try {
+    summaries.set(conv.id, { ...(await asked), at: new Date().toISOString() });
+  } catch (err) {
+    // AI off, budget spent, no provider (409): the server says which; stays in the panel.
+    if (err.status === 409) summaries.set(conv.id, { refused: err.message });
+    else {
+      summaries.set(conv.id, previous);
+      toast(err.message, "error");
+    }
+  }
+  if (!showing(body, "summary", conv)) return;
+  renderSummary(body, conv);
+  if (document.activeElement === document.body) body.querySelector("#summary-load").focus();
+}
+
+export function renderSummary(body, conv) {
+  const saved = summaries.get(conv.id);
+  const busy = saved instanceof Promise;
+  const done = saved && !busy && !saved.refused;
+  const button = h(`button.small${done ? "" : ".primary"}#summary-load`, { type: "button", disabled: busy, "aria-busy": busy ? "true" : null },
+    busy ? "Summarizing…" : done ? "Summarize again" : "Summarize conversation");
+  button.addEventListener("click", () => loadSummary(body, conv));
+  let out = h("p.small.muted", "An AI summary of this conversation: what the customer wants and where it stands.");
+  if (busy) out = h("div.summary.loading#summary-loading", h("div.skeleton"), h("div.skeleton"), h("div.skeleton.short"));
+  else if (saved?.refused) out = h("div.notice.warn#summary-refused", saved.refused);
+  else if (done) {
+    out = h("div.summary#summary",
+      h("div.summary-text#summary-text", saved.text),
+      h("div.summary-meta.small.faint#summary-provider", "By ", h("strong", saved.provider),
+        saved.model ? ` · ${saved.model}` : "", " · ", h("time", { title: fmtFull(saved.at) }, ago(saved.at))));
+  }
+  fill(body, h("div.stack#summary-panel", out, h("div.row", button)));
 }
