@@ -30,6 +30,14 @@ from whatsapp_core.domain.model import (
 )
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
 from whatsapp_core.domain.remote_templates import RemoteTemplate
+from whatsapp_core.domain.statistics import (
+    AgentTally,
+    ConversationTally,
+    DayTally,
+    FailureTally,
+    IntentTally,
+    TemplateTally,
+)
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.jobs import JobRecord, QueueDepth, QueueStatus
 from whatsapp_core.media import MediaObjectStore
@@ -365,6 +373,56 @@ class NoteStore(Protocol):
         ...
 
 
+class InboxStatistics(Protocol):
+    """Aggregates of one tenant's inbox for the dashboard, computed where the rows are
+    (a tenant has about a million messages: no method returns rows). A message belongs
+    to the period by its ``created_at``: ``since <= created_at <= until``."""
+
+    async def conversations(
+        self, tenant_id: uuid.UUID, *, now: datetime, closing_within: timedelta
+    ) -> ConversationTally:
+        """Counts by status now; of the open ones, those unassigned, those with unread
+        messages and those whose service window (24 h after ``last_inbound_at``) closes
+        after ``now`` and at most ``closing_within`` later."""
+        ...
+
+    async def days(
+        self, tenant_id: uuid.UUID, *, day_starts: Sequence[datetime], until: datetime
+    ) -> list[DayTally]:
+        """Per day ``i`` (``day_starts[i] <= created_at < day_starts[i + 1]``, the last
+        day up to and including ``until``): inbound, outbound and outbound by current
+        status. Only the days with messages, by index."""
+        ...
+
+    async def failures(
+        self, tenant_id: uuid.UUID, *, since: datetime, until: datetime, limit: int
+    ) -> list[FailureTally]:
+        """Failed outbound messages by error code, most frequent first (then by code,
+        no code last), each with the error text of its latest failure."""
+        ...
+
+    async def intents(
+        self, tenant_id: uuid.UUID, *, since: datetime, until: datetime, limit: int
+    ) -> list[IntentTally]:
+        """Inbound messages by AI intent (unclassified ones left out), most frequent
+        first, then by intent."""
+        ...
+
+    async def templates(
+        self, tenant_id: uuid.UUID, *, since: datetime, until: datetime, limit: int
+    ) -> list[TemplateTally]:
+        """Template sends by name and language, most sent first, then by name and
+        language."""
+        ...
+
+    async def agents(
+        self, tenant_id: uuid.UUID, *, now: datetime, since: datetime
+    ) -> list[AgentTally]:
+        """Per user with either: open conversations assigned to them now, and outbound
+        messages they wrote in ``since <= created_at <= now``; by user id."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Nothing is kept unless ``commit`` is awaited inside the block."""
 
@@ -410,6 +468,8 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def media_objects(self) -> MediaObjectStore: ...
+    @property
+    def statistics(self) -> InboxStatistics: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -412,6 +412,7 @@ LISTS = (
     "/api/tenant",
     "/api/auth/me",
     "/api/jobs?status=queued,running,retrying,dead,done",
+    "/api/dashboard?days=90",
 )
 
 

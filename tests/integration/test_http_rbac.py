@@ -294,6 +294,7 @@ TABLE: tuple[Row, ...] = (
         lambda w, who: Call(f"/api/api-keys/{w.new_api_key()['id']}")),
     Row("GET", "/api/audit", Action.AUDIT_READ, 200, fixed("/api/audit")),
     # job monitor and exports
+    Row("GET", "/api/dashboard", Action.REPORT_READ, 200, fixed("/api/dashboard?days=30")),
     Row("GET", "/api/jobs", Action.JOB_READ, 200, fixed("/api/jobs")),
     Row("GET", "/api/jobs/{job_id:uuid}", Action.JOB_READ, 200,
         lambda w, who: Call(f"/api/jobs/{jobs.export(w)}")),

@@ -34,6 +34,7 @@ from adapters.memory.automation import (
     MemorySubscriptionStore,
 )
 from adapters.memory.media import MemoryMediaObjectStore
+from adapters.memory.statistics import MemoryInboxStatistics
 from adapters.memory.stores import (
     MemoryAuditStore,
     MemoryContactStore,
@@ -86,6 +87,7 @@ class MemoryUnitOfWork:
         self.refresh_tokens = MemoryRefreshTokenStore(work)
         self.invitations = MemoryInvitationStore(work)
         self.media_objects = MemoryMediaObjectStore(work)
+        self.statistics = MemoryInboxStatistics(work)
         ai = self._ai = self._db.ai.staged()
         self.knowledge, self.embeddings = MemoryKnowledgeStore(ai), MemoryEmbeddingStore(ai)
         self.ai_usage = MemoryAiUsageStore(ai)

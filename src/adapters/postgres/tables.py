@@ -160,6 +160,7 @@ messages = sa.Table(
         postgresql_where=sa.text("wamid IS NOT NULL"),
     ),
     sa.Index("ix_messages_thread", "tenant_id", "conversation_id", sa.text("created_at DESC")),
+    sa.Index("ix_messages_tenant_created", "tenant_id", "created_at"),  # the dashboard's period
 )
 
 pending_statuses = sa.Table(

@@ -29,6 +29,7 @@ from adapters.postgres.automation import (
 from adapters.postgres.engine import translated_errors
 from adapters.postgres.media import SqlaMediaObjectStore
 from adapters.postgres.scope import TenantScope
+from adapters.postgres.statistics import SqlaInboxStatistics
 from adapters.postgres.stores import (
     SqlaAuditStore,
     SqlaContactStore,
@@ -75,6 +76,7 @@ class SqlaUnitOfWork:
         self.refresh_tokens = SqlaRefreshTokenStore(conn, scope)
         self.invitations = SqlaInvitationStore(conn, scope)
         self.media_objects = SqlaMediaObjectStore(conn, scope)
+        self.statistics = SqlaInboxStatistics(conn, scope)
         self.knowledge = SqlaKnowledgeStore(conn, scope)
         self.embeddings = SqlaEmbeddingStore(conn, scope)
         self.ai_usage = SqlaAiUsageStore(conn, scope)

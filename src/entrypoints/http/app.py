@@ -25,6 +25,7 @@ from entrypoints.http.routes_ai import AI_CONTROLLERS
 from entrypoints.http.routes_auth import AuthController
 from entrypoints.http.routes_automation import AUTOMATION_CONTROLLERS
 from entrypoints.http.routes_contacts import ContactController
+from entrypoints.http.routes_dashboard import DashboardController
 from entrypoints.http.routes_exports import ExportController
 from entrypoints.http.routes_inbox import InboxController
 from entrypoints.http.routes_jobs import JobController
@@ -93,6 +94,7 @@ def create_app(
             InvitationController,
             JobController,
             ExportController,
+            DashboardController,
             *AUTOMATION_CONTROLLERS,
             *AI_CONTROLLERS,
             inbox_events,

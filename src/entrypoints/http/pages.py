@@ -196,6 +196,13 @@ async def jobs_page(
     return await _page(request, runtime, "jobs", "Jobs")
 
 
+@get("/dashboard", include_in_schema=False)
+async def dashboard_page(
+    request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Template | Redirect:
+    return await _page(request, runtime, "dashboard", "Dashboard")
+
+
 def page_handlers() -> list[Router]:
     """Fresh routers for one app (a Router must not be shared between two apps)."""
     pages = Router(
@@ -209,6 +216,7 @@ def page_handlers() -> list[Router]:
             templates_page,
             settings_page,
             jobs_page,
+            dashboard_page,
         ],
         after_request=security_headers,
         include_in_schema=False,
