@@ -1,6 +1,9 @@
-// Settings: your password, the WhatsApp number, users and roles, API keys (token shown
-// once), AI, the audit log.
+// Settings: your password, the WhatsApp number, users and roles with invitations, API
+// keys (token shown once), webhooks for n8n, AI and its knowledge base, the audit log.
 import { ago, api, can, fmtFull, h, initShell, toast } from "./api.js";
+import { initInvitations, loadInvitations } from "./settings_invitations.js";
+import { initKnowledge } from "./settings_knowledge.js";
+import { initWebhooks, loadWebhookSection } from "./settings_webhooks.js";
 
 initShell();
 
@@ -306,12 +309,25 @@ async function loadAudit() {
 
 $("audit-refresh").addEventListener("click", () => loadAudit().catch((err) => toast(err.message, "error")));
 
+/** After a change elsewhere on the page: the audit log shows it (when this role reads it). */
+function audited() {
+  if (can("audit.read")) loadAudit().catch(() => null);
+}
+
 const loads = [];
 if (can("tenant.manage")) loads.push(loadTenant());
 const users = can("user.manage") ? loadUsers() : Promise.resolve();
 loads.push(users);
+if (can("user.manage")) {
+  initInvitations(audited);
+  loads.push(loadInvitations());
+}
 if (can("apikey.manage")) loads.push(loadKeys());
-if (can("ai.manage")) loads.push(loadAi());
+if (can("webhook.manage")) {
+  initWebhooks({ names: (actor) => names.get(actor) || actor, onChange: audited });
+  loads.push(users.catch(() => null).then(loadWebhookSection)); // "paused by" names a user
+}
+if (can("ai.manage")) loads.push(loadAi(), initKnowledge({ onChange: audited }));
 if (can("audit.read")) loads.push(users.catch(() => null).then(loadAudit));
 for (const result of await Promise.allSettled(loads)) {
   if (result.status === "rejected") toast(result.reason.message, "error");
