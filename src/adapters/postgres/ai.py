@@ -40,8 +40,8 @@ from whatsapp_core.ai import AiUsage, KnowledgeHit, KnowledgeSnippet, SimilarMes
 from whatsapp_core.errors import InvalidInput, NotFound, UpstreamUnavailable
 
 CPU_PGVECTOR = (
-    "semantic search is off on this machine: the embedded server's bundled pgvector is "
-    "built for AVX-512, which this CPU lacks (it would crash the database); use a "
+    "semantic search needs the pgvector extension, and the embedded server's bundled one "
+    "is built for AVX-512, which this CPU lacks (it would crash the database): use a "
     "PostgreSQL whose pgvector is built for this CPU"
 )
 NO_PGVECTOR = (
