@@ -36,6 +36,7 @@ from whatsapp_core.domain.statistics import (
     DayTally,
     FailureTally,
     IntentTally,
+    ResponseTimes,
     TemplateTally,
 )
 from whatsapp_core.domain.tenants import Tenant
@@ -420,6 +421,13 @@ class InboxStatistics(Protocol):
     ) -> list[AgentTally]:
         """Per user with either: open conversations assigned to them now, and outbound
         messages they wrote in ``since <= created_at <= now``; by user id."""
+        ...
+
+    async def response_times(
+        self, tenant_id: uuid.UUID, *, since: datetime, until: datetime
+    ) -> ResponseTimes:
+        """How fast a person answered the waits that began in ``since..until``, as
+        ``ResponseTimes`` defines them (messages after ``until`` do not exist yet)."""
         ...
 
 

@@ -21,6 +21,7 @@ from whatsapp_core.domain.statistics import (
     DayTally,
     FailureTally,
     IntentTally,
+    ResponseTimes,
     TemplateTally,
 )
 from whatsapp_core.domain.tenants import Tenant, new_tenant
@@ -69,8 +70,10 @@ class Seeder:
         self.conversations.append(conv)
         return conv
 
-    def message(self, direction: Direction, at: datetime, **kw: object) -> None:
-        conv = self.conversations[0] if self.conversations else self.conversation()
+    def message(
+        self, direction: Direction, at: datetime, *, conv: Conversation | None = None, **kw: object
+    ) -> None:
+        conv = conv or (self.conversations[0] if self.conversations else self.conversation())
         fields: dict[str, object] = {
             "id": uuid.uuid4(), "tenant_id": self.t.id, "conversation_id": conv.id,
             "contact_id": conv.contact_id, "direction": direction, "type": "text",
@@ -248,3 +251,108 @@ async def test_a_new_tenant_has_all_zeros(uow_factory: UnitOfWorkFactory) -> Non
         assert await stats.intents(tenant_id, since=SINCE, until=NOW, limit=5) == []
         assert await stats.templates(tenant_id, since=SINCE, until=NOW, limit=5) == []
         assert await stats.agents(tenant_id, now=NOW, since=SINCE) == []
+        assert await stats.response_times(tenant_id, since=SINCE, until=NOW) == ResponseTimes()
+
+
+MINUTE = timedelta(minutes=1)
+AI_REPLY = {"content": {"sent_by": "ai"}}  # an auto-reply: outbound, no author
+
+
+def seed_waits() -> Seeder:
+    """Customers waiting for a person, in five conversations of one tenant."""
+    s = Seeder(new_tenant(tenant_id=uuid.uuid4(), slug="waits", name="Waits"))
+    a, b, c, d, e = (s.conversation() for _ in range(5))
+    # A: a burst of two messages (an AI auto-reply in between splits nothing) answered
+    # 4 min after its first one; then a second wait, answered twice, in 20 min.
+    s.message(IN, SINCE + HOUR, conv=a)
+    s.message(OUT, SINCE + HOUR + timedelta(seconds=10), conv=a, **AI_REPLY)
+    s.message(IN, SINCE + HOUR + MINUTE, conv=a)
+    s.message(OUT, SINCE + HOUR + 4 * MINUTE, conv=a, author_id=AGENT_A)
+    s.message(IN, SINCE + 2 * HOUR, conv=a)
+    s.message(OUT, SINCE + 2 * HOUR + 20 * MINUTE, conv=a, author_id=AGENT_B)
+    s.message(OUT, SINCE + 2 * HOUR + 21 * MINUTE, conv=a, author_id=AGENT_B)
+    # B: a template sent by an API key (no author) starts nothing and answers nothing;
+    # the customer's reply to it is their first wait, answered in 1 h 20 min.
+    s.message(OUT, SINCE + 3 * HOUR, conv=b, template_name="promo", template_language="en")
+    s.message(IN, SINCE + 3 * HOUR + 5 * MINUTE, conv=b)
+    s.message(OUT, SINCE + 4 * HOUR + 25 * MINUTE, conv=b, author_id=AGENT_A)
+    # C: a wait begun before the period (answered in it) is not the period's; later a
+    # wait answered in 60 s, then a burst still unanswered now (the answer comes after).
+    s.message(IN, SINCE - 2 * HOUR, conv=c)
+    s.message(IN, SINCE + 30 * MINUTE, conv=c)
+    s.message(OUT, SINCE + HOUR, conv=c, author_id=AGENT_A)
+    s.message(IN, DAY_STARTS[2] + HOUR, conv=c)
+    s.message(OUT, DAY_STARTS[2] + HOUR + MINUTE, conv=c, author_id=AGENT_A)
+    s.message(IN, NOW - 10 * MINUTE, conv=c)
+    s.message(OUT, NOW - 9 * MINUTE, conv=c, **AI_REPLY)
+    s.message(IN, NOW - 5 * MINUTE, conv=c)
+    s.message(OUT, NOW + timedelta(seconds=1), conv=c, author_id=AGENT_A)
+    # D: a first message at the very end of the period, unanswered.
+    s.message(IN, NOW, conv=d)
+    # E: answered at the very instant it arrived (inbound first at an equal instant).
+    s.message(IN, DAY_STARTS[1] + HOUR, conv=e)
+    s.message(OUT, DAY_STARTS[1] + HOUR, conv=e, author_id=AGENT_B)
+    return s
+
+
+@pytest.fixture
+async def waits(uow_factory: UnitOfWorkFactory) -> Tenant:
+    mine, theirs = seed_waits(), seed_theirs()
+    await theirs.save(uow_factory)
+    await mine.save(uow_factory)
+    return mine.t
+
+
+async def test_response_times_of_the_waits_begun_in_the_period(
+    uow_factory: UnitOfWorkFactory, waits: Tenant
+) -> None:
+    async with uow_factory() as uow:
+        times = await uow.statistics.response_times(waits.id, since=SINCE, until=NOW)
+    # Answered: 0 s (E), 60 s (C), 240 s (A), 1200 s (A), 4800 s (B); first waits: A, B, E.
+    assert times == ResponseTimes(
+        answered=5,
+        unanswered=2,  # C's last burst, D
+        median_seconds=240.0,
+        p90_seconds=pytest.approx(1200 + 0.6 * 3600),  # type: ignore[arg-type]
+        first_median_seconds=240.0,
+    )
+
+
+async def test_response_times_of_a_shorter_period(
+    uow_factory: UnitOfWorkFactory, waits: Tenant
+) -> None:
+    async with uow_factory() as uow:
+        today = await uow.statistics.response_times(waits.id, since=DAY_STARTS[2], until=NOW)
+        before_d = await uow.statistics.response_times(
+            waits.id, since=DAY_STARTS[2], until=NOW - MINUTE
+        )
+        first_day = await uow.statistics.response_times(waits.id, since=SINCE, until=DAY_STARTS[1])
+    # Only C's 60 s wait is answered; D is a first wait, but unanswered.
+    assert today == ResponseTimes(answered=1, unanswered=2, median_seconds=60.0, p90_seconds=60.0)
+    assert before_d == ResponseTimes(
+        answered=1, unanswered=1, median_seconds=60.0, p90_seconds=60.0
+    )
+    # A's two waits and B's; E's wait begins at the next day's first hour.
+    assert first_day == ResponseTimes(
+        answered=3,
+        unanswered=0,
+        median_seconds=1200.0,
+        p90_seconds=pytest.approx(1200 + 0.8 * 3600),  # type: ignore[arg-type]
+        first_median_seconds=(240 + 4800) / 2,
+    )
+
+
+async def test_another_tenants_waits_never_count(uow_factory: UnitOfWorkFactory) -> None:
+    theirs = seed_theirs()
+    await seed_waits().save(uow_factory)
+    await theirs.save(uow_factory)
+    async with uow_factory() as uow:
+        times = await uow.statistics.response_times(theirs.t.id, since=SINCE, until=NOW)
+    # Theirs: one conversation, a wait per day answered an hour later by a person.
+    assert times == ResponseTimes(
+        answered=3,
+        unanswered=0,
+        median_seconds=3600.0,
+        p90_seconds=3600.0,
+        first_median_seconds=3600.0,
+    )

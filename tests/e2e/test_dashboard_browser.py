@@ -1,6 +1,7 @@
 """The dashboard in a real browser against `wa serve` on the embedded default: a brand-new
 tenant reads as zeros with words, then two customers write through the simulated Meta,
-the admin answers both (Meta refuses one) and the page shows those very numbers. A
+the admin answers both (Meta refuses one) and the page shows those very numbers, the
+response times included. A
 viewer has neither the link nor the figures."""
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def test_a_brand_new_tenant_reads_as_zeros(browser: Any, server: Server) -> None
     for name in ("open", "pending", "unassigned_open", "closing_open", "inbound", "outbound"):
         expect(kpi(page, name)).to_have_text("0")
     expect(kpi(page, "delivery_rate")).to_have_text("—")
+    for name in ("median_response", "p90_response", "median_first_response"):
+        expect(kpi(page, name)).to_have_text("—")
+    expect(kpi(page, "answered")).to_have_text("0")
+    expect(kpi(page, "unanswered")).to_have_text("0")
     expect(page.locator("#dash-days")).to_contain_text("No messages in this period yet")
     expect(page.locator("#dash-statuses")).to_contain_text("Nothing sent in this period yet")
     expect(page.locator("#dash-failures tbody")).to_have_text("No message failed in this period.")
@@ -113,6 +118,20 @@ def test_the_dashboard_counts_what_customers_and_the_team_did(browser: Any, serv
     expect(page.locator('#dash-statuses [data-status="failed"] strong')).to_have_text("1")
     expect(kpi(page, "delivery_rate")).to_have_text(re.compile(r"^50\s?%$"))
     expect(kpi(page, "read_rate")).to_have_text(re.compile(r"^100\s?%$"))
+    # The admin answered both customers within seconds (a refused reply is an answer too).
+    responses = board["responses"]
+    assert (responses["answered"], responses["unanswered"]) == (2, 0), responses
+    expect(kpi(page, "answered")).to_have_text("2")
+    expect(kpi(page, "unanswered")).to_have_text("0")
+    for name, field in (
+        ("median_response", "median_seconds"),
+        ("p90_response", "p90_seconds"),
+        ("median_first_response", "first_median_seconds"),
+    ):
+        assert 0 <= responses[field] < 60, responses
+        expect(kpi(page, name)).to_have_text(re.compile(r"^\d{1,2} s$"))
+        shown = page.locator(f'.dash-tile[data-kpi="{name}"]').get_attribute("data-value")
+        assert float(shown or "nan") == responses[field]
     failure = page.locator('#dash-failures tr[data-code="131026"]')
     expect(failure).to_contain_text("131026")
     expect(failure.locator("td.num")).to_have_text("1")

@@ -5,8 +5,11 @@ separate processes would): ``RedisRateLimiter`` against the real Redis, then the
 in-process ``MemoryRateLimiter`` shared by the four. Send times are the gateway's.
 
 Bucket burst = 1 token (the adapters' default): a token every 1/rate seconds and
-never two at once, so a closed 1-second window may hold rate + 1 sends (the window's
-fencepost), never more.
+never two at once, so a closed 1-second window may hold rate + 1 slots (the window's
+fencepost). A caller that wakes late by up to one slot still goes (later than that it
+takes a new slot: ``whatsapp_core.jobs.await_slot``), so one more send can fall into
+a window than it has slots: rate + 2 at most (unless one caller oversleeps its slot
+three times in a row, when it goes anyway rather than starve).
 """
 
 from __future__ import annotations
@@ -130,7 +133,7 @@ def check(gateway: TimedGateway, h: Harness, label: str) -> None:
         f"\n{label}: {MESSAGES} sends by {WORKERS} workers at {RATE}/s in {span:.3f} s "
         f"({(MESSAGES - 1) / span:.2f}/s); max in any 1 s window = {peak}"
     )
-    assert peak <= RATE + 1
+    assert peak <= RATE + 2
     # Not faster than 199 gaps of 1/rate; and the four together use the rate, not a
     # quarter of it (a stalled moment may cost some slots, hence the slack).
     assert (MESSAGES - 1) / RATE - 0.05 <= span <= 1.5 * (MESSAGES - 1) / RATE
@@ -210,4 +213,4 @@ async def test_a_stalled_process_does_not_burst_when_it_wakes(
     await asyncio.gather(*(sender() for _ in range(8)), staller())
     peak = max_in_any_second(times)
     print(f"\nstall of 0.6 s at {rate}/s: max in any 1 s window = {peak}")
-    assert peak <= rate + 1
+    assert peak <= rate + 2  # without the rule: 58 (memory) after a 0.6 s stall

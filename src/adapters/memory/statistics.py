@@ -18,7 +18,9 @@ from whatsapp_core.domain.statistics import (
     DayTally,
     FailureTally,
     IntentTally,
+    ResponseTimes,
     TemplateTally,
+    percentile_cont,
 )
 from whatsapp_core.policies.status import MessageStatus
 from whatsapp_core.policies.window import SERVICE_WINDOW
@@ -141,3 +143,50 @@ class MemoryInboxStatistics:
             AgentTally(user_id=user_id, open_assigned=assigned[user_id], replies=replies[user_id])
             for user_id in sorted(assigned.keys() | replies.keys())
         ]
+
+    async def response_times(
+        self, tenant_id: uuid.UUID, *, since: datetime, until: datetime
+    ) -> ResponseTimes:
+        threads: dict[uuid.UUID, list[Message]] = {}
+        for m in self._s.messages.values():
+            if m.tenant_id != tenant_id or m.created_at > until:
+                continue
+            if m.direction is Direction.INBOUND or m.author_id is not None:
+                threads.setdefault(m.conversation_id, []).append(m)
+        waits: list[float] = []
+        first_waits: list[float] = []
+        unanswered = 0
+        for thread in threads.values():
+            thread.sort(key=lambda m: (m.created_at, m.direction.value, m.id))
+            answered_at: datetime | None = None
+            answers: list[datetime | None] = []  # the next person's answer, per message
+            for m in reversed(thread):
+                if m.direction is Direction.OUTBOUND:
+                    answered_at = m.created_at
+                answers.append(answered_at)
+            answers.reverse()
+            previous: Message | None = None
+            inbound_seen = 0
+            for m, answer in zip(thread, answers, strict=True):
+                is_inbound = m.direction is Direction.INBOUND
+                inbound_seen += is_inbound
+                starts = is_inbound and (
+                    previous is None or previous.direction is Direction.OUTBOUND
+                )
+                previous = m
+                if not starts or m.created_at < since:
+                    continue
+                if answer is None:
+                    unanswered += 1
+                    continue
+                seconds = (answer - m.created_at).total_seconds()
+                waits.append(seconds)
+                if inbound_seen == 1:
+                    first_waits.append(seconds)
+        return ResponseTimes(
+            answered=len(waits),
+            unanswered=unanswered,
+            median_seconds=percentile_cont(waits, 0.5),
+            p90_seconds=percentile_cont(waits, 0.9),
+            first_median_seconds=percentile_cont(first_waits, 0.5),
+        )

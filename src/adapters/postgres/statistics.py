@@ -1,6 +1,8 @@
 """The dashboard's aggregates in SQL: one GROUP BY per figure, counted with FILTER, so a
 tenant's million messages never leave the database (only a row per day, code, intent,
-template or user does).
+template or user does). Response times run window functions over the threads of the
+conversations active in the period (``ix_messages_thread``) and return only the
+``percentile_cont`` aggregates.
 
 The period filter is ``tenant_id = :t AND created_at BETWEEN :since AND :until``; RLS
 scopes the transaction to the tenant like every other store. Ties are ordered with the
@@ -27,6 +29,7 @@ from whatsapp_core.domain.statistics import (
     DayTally,
     FailureTally,
     IntentTally,
+    ResponseTimes,
     TemplateTally,
 )
 from whatsapp_core.policies.status import MessageStatus
@@ -214,3 +217,61 @@ class SqlaInboxStatistics(SqlaStore):
             )
             for user_id in sorted(assigned.keys() | replies.keys())
         ]
+
+    async def response_times(
+        self, tenant_id: uuid.UUID, *, since: datetime, until: datetime
+    ) -> ResponseTimes:
+        # Each conversation with an inbound message in the period is read through its
+        # whole history up to ``until`` (a wait may have begun before the period), in
+        # ``ix_messages_thread`` order: newest first, so the window frames look back to
+        # "the next person's answer" and forward to "the previous message". Messages
+        # nobody wrote (AI, automations) are left out before the windows run.
+        active = _m.alias("active")
+        conversations = sa.select(active.c.conversation_id).where(
+            active.c.tenant_id == tenant_id,
+            active.c.created_at >= since,
+            active.c.created_at <= until,
+            active.c.direction == Direction.INBOUND.value,
+        )
+        by = _m.c.conversation_id
+        newest_first = (_m.c.created_at.desc(), _m.c.direction.desc(), _m.c.id.desc())
+        thread = (
+            sa.select(
+                _m.c.direction,
+                _m.c.created_at,
+                sa.func.lead(_m.c.direction)
+                .over(partition_by=by, order_by=newest_first)
+                .label("previous"),
+                sa.func.min(_m.c.created_at)
+                .filter(_OUTBOUND)
+                .over(partition_by=by, order_by=newest_first, rows=(None, 0))
+                .label("answered_at"),
+                sa.func.count()
+                .filter(_INBOUND)
+                .over(partition_by=by, order_by=newest_first, rows=(0, None))
+                .label("inbound_seen"),
+            )
+            .where(
+                _m.c.tenant_id == tenant_id,
+                _m.c.conversation_id.in_(conversations),
+                _m.c.created_at <= until,
+                sa.or_(_INBOUND, _m.c.author_id.is_not(None)),
+            )
+            .subquery("thread")
+        )
+        t = thread.c
+        seconds = sa.cast(sa.extract("epoch", t.answered_at - t.created_at), sa.Float)
+        first = sa.case((t.inbound_seen == 1, seconds))
+        q = sa.select(
+            sa.func.count(t.answered_at).label("answered"),
+            sa.func.count().filter(t.answered_at.is_(None)).label("unanswered"),
+            sa.func.percentile_cont(0.5).within_group(seconds).label("median_seconds"),
+            sa.func.percentile_cont(0.9).within_group(seconds).label("p90_seconds"),
+            sa.func.percentile_cont(0.5).within_group(first).label("first_median_seconds"),
+        ).where(
+            t.direction == Direction.INBOUND.value,
+            sa.or_(t.previous.is_(None), t.previous == Direction.OUTBOUND.value),
+            t.created_at >= since,
+        )
+        (row,) = await self._rows(tenant_id, q)
+        return ResponseTimes(**row._mapping)

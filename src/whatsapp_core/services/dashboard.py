@@ -7,6 +7,10 @@ period, adds the rates and the agents' names, and fills in the days without traf
 Managers and admins only (``report.read``): agents and viewers see their conversations,
 not the team's numbers.
 
+Response times (``ResponseTimes`` defines them): how long customers whose wait began
+in the period waited for a person's answer, in wall-clock seconds (business hours are
+out of scope); AI auto-replies and API-key sends are not a person's answer.
+
 Days are calendar days in the reader's time zone (``tz``, an IANA name), so "Today"
 starts at their midnight; the period runs from the first day's midnight to now.
 """
@@ -27,6 +31,7 @@ from whatsapp_core.domain.statistics import (
     DayTally,
     FailureTally,
     IntentTally,
+    ResponseTimes,
     TemplateTally,
 )
 from whatsapp_core.errors import InvalidInput
@@ -90,6 +95,7 @@ class Dashboard(msgspec.Struct, frozen=True, kw_only=True):
     days: list[DayVolume]
     intents: list[IntentTally]
     templates: list[TemplateTally]
+    responses: ResponseTimes  # seconds; None when no wait of that kind was answered
 
 
 # ------------------------------------------------------------------ the use case
@@ -118,6 +124,7 @@ async def get_dashboard(
             tenant_id, since=starts[0], until=now, limit=TOP_TEMPLATES
         )
         agents = await stats.agents(tenant_id, now=now, since=starts[0])
+        responses = await stats.response_times(tenant_id, since=starts[0], until=now)
         users = await uow.users.list(tenant_id)
     by_day = {t.day: t for t in per_day}
     empty = DayTally(day=-1)
@@ -134,6 +141,7 @@ async def get_dashboard(
         ],
         intents=intents,
         templates=templates,
+        responses=responses,
     )
 
 

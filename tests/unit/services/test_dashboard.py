@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tests.unit.services.harness import Harness
-from whatsapp_core.domain.statistics import ConversationTally, DayTally
+from whatsapp_core.domain.statistics import ConversationTally, DayTally, ResponseTimes
 from whatsapp_core.errors import Forbidden, InvalidInput
 from whatsapp_core.policies.access import Role
 from whatsapp_core.services.conversations import assign
@@ -64,6 +64,7 @@ async def test_a_new_tenant_reads_as_zeros_over_every_day(h: Harness) -> None:
     assert board.days[-1].date == h.clock.now().date()
     assert {(d.inbound, d.outbound) for d in board.days} == {(0, 0)}
     assert board.failures == board.intents == board.templates == board.agents == []
+    assert board.responses == ResponseTimes()
 
 
 async def test_the_period_starts_at_midnight_in_the_readers_time_zone(h: Harness) -> None:
@@ -119,11 +120,16 @@ async def test_a_customer_writes_and_an_agent_answers(h: Harness) -> None:
         AgentLoad(user_id=manager.user_id, name="manager", role="manager", open_assigned=0,  # type: ignore[arg-type]
                   replies=1),
     ]  # fmt: skip
+    # The customer wrote a second before the agent's answer; the manager's adds nothing.
+    assert board.responses == ResponseTimes(
+        answered=1, median_seconds=1.0, p90_seconds=1.0, first_median_seconds=1.0
+    )
 
     theirs = await get_dashboard(h.svc, h.as_(Role.ADMIN, other))
     assert theirs.conversations == ConversationTally(open=1, unassigned_open=1, unread_open=1)
     assert (theirs.messages.inbound, theirs.messages.outbound) == (1, 0)
     assert theirs.agents == []
+    assert theirs.responses == ResponseTimes(unanswered=1)
 
 
 def test_rates_count_only_what_meta_settled() -> None:
@@ -137,3 +143,31 @@ def test_rates_count_only_what_meta_settled() -> None:
     assert summary.by_status == OutboundStatuses(accepted=2, sent=1, delivered=2, read=3, failed=1)
     assert summary.delivery_rate == 5 / 7  # delivered or read, of sent + delivered + read + failed
     assert summary.read_rate == 3 / 5
+
+
+async def test_response_times_count_a_persons_answers(h: Harness) -> None:
+    agent = await h.member(Role.AGENT)
+    manager = h.as_(Role.MANAGER)
+    await ingest_webhook(h.svc, h.batch(h.text("Where is my order?")))
+    h.clock.advance(timedelta(minutes=1))
+    await ingest_webhook(h.svc, h.batch(h.text("Hello?")))  # the same wait
+    async with h.uow() as uow:
+        (conversation,) = await uow.conversations.list(h.t.id)
+    h.clock.advance(timedelta(minutes=3))
+    await send_reply(h.svc, agent, conversation.id, "It ships today")  # 4 min 1 s after
+    h.clock.advance(timedelta(hours=1))
+    await ingest_webhook(h.svc, h.batch(h.text("And the invoice?")))
+    h.clock.advance(timedelta(minutes=10))
+
+    board = await get_dashboard(h.svc, manager)
+    assert board.responses == ResponseTimes(
+        answered=1, unanswered=1, median_seconds=241.0, p90_seconds=241.0,
+        first_median_seconds=241.0,
+    )  # fmt: skip
+
+    await send_reply(h.svc, agent, conversation.id, "Attached")  # 10 min 1 s after
+    board = await get_dashboard(h.svc, manager)
+    assert board.responses == ResponseTimes(
+        answered=2, unanswered=0, median_seconds=(241.0 + 601.0) / 2,
+        p90_seconds=241.0 + 0.9 * 360.0, first_median_seconds=241.0,
+    )  # fmt: skip

@@ -1,6 +1,6 @@
 // The team lead's dashboard: conversations waiting now, and the period's messages,
-// agents, intents, failures and templates. One call to /api/dashboard per refresh; the
-// per-day chart is plain SVG (built with createElementNS: nothing the CSP refuses).
+// response times, agents, intents, failures and templates. One call to /api/dashboard
+// per refresh; the per-day chart is plain SVG (built with createElementNS: nothing the CSP refuses).
 import { api, h, initShell } from "./api.js";
 
 initShell();
@@ -53,6 +53,26 @@ function renderMessages(m) {
   $("dash-statuses").replaceChildren(...STATUSES.map(([key, label]) =>
     h("li", { dataset: { status: key } }, h(`i.dash-sw.${key}`), `${label} `, h("strong", n(m.by_status[key])))));
   if (total === 0) $("dash-statuses").append(h("li.faint", "Nothing sent in this period yet."));
+}
+
+// Seconds as a person says them: "45 s", "4 min", "1 h 20 min", "2 d 3 h"; "—" for none.
+function duration(seconds) {
+  if (seconds == null) return "—";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min`;
+  if (m < 24 * 60) return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
+  const hours = Math.round(m / 60);
+  return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${hours / 24} d`;
+}
+
+function renderResponses(r) {
+  setKpi("median_response", duration(r.median_seconds), r.median_seconds);
+  setKpi("p90_response", duration(r.p90_seconds), r.p90_seconds);
+  setKpi("median_first_response", duration(r.first_median_seconds), r.first_median_seconds);
+  setKpi("answered", n(r.answered), r.answered);
+  setKpi("unanswered", n(r.unanswered), r.unanswered);
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -162,6 +182,7 @@ async function refresh() {
     error.hidden = true;
     renderNow(data.conversations);
     renderMessages(data.messages);
+    renderResponses(data.responses);
     renderDays(data.days);
     renderAgents(data.agents);
     renderIntents(data.intents);
