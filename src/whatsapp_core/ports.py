@@ -29,6 +29,7 @@ from whatsapp_core.domain.model import (
     Template,
 )
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.phone_numbers import PhoneNumberInfo
 from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.statistics import (
     AgentTally,
@@ -540,6 +541,12 @@ class WhatsAppGateway(Protocol):
     ) -> str:
         """Upload a file to send (``POST /{phone_number_id}/media``, streamed, ``size``
         bytes); return Meta's media id. Raise ``DeliveryError`` when Meta refuses it."""
+        ...
+
+    async def phone_number_info(self, tenant: Tenant) -> PhoneNumberInfo:
+        """What Meta says about the tenant's number (``GET /{phone_number_id}``), asked
+        with the tenant's credentials. Raise ``DeliveryError`` with Meta's code when Meta
+        refuses (190 bad token, 100/803 unknown number) or cannot be reached."""
         ...
 
 

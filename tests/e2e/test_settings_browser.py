@@ -378,3 +378,45 @@ def test_an_admin_adds_a_knowledge_snippet_and_deletes_it(browser: Any, server: 
     expect(page.locator("#kb-list")).to_contain_text("No snippets yet")
     assert page.request.get("/api/knowledge").json() == []
     finish(page)
+
+
+# -- test connection --------------------------------------------------------------------
+
+
+def test_an_admin_tests_the_numbers_connection_to_meta(browser: Any, server: Server) -> None:
+    """The embedded default's simulated Meta knows the number: green, with its name,
+    number and quality; a token Meta refuses turns it red, saying what to fix."""
+    page = new_page(browser, server, KIM)  # the first admin's quota is spent: see second_admin
+    page.goto("/settings#whatsapp")
+    result = page.locator("#wa-test-result")
+    expect(result).to_be_hidden()
+    page.click("#wa-test")
+    expect(result).to_have_attribute("data-ok", "true")
+    expect(result).to_have_class(re.compile(r"\bok\b"))
+    expect(result).to_contain_text("Connected: Simulated Business")
+    expect(result).to_contain_text("Number: 15550001111")
+    expect(result).to_contain_text("Messaging limit: 2K customers / 24 h")
+    expect(page.locator("#wa-quality")).to_have_text("Quality green")
+    expect(page.locator("#wa-quality")).to_have_class(re.compile(r"\bgreen\b"))
+    expect(page.locator("#audit-body")).to_contain_text("tenant.test_connection")
+    page.locator("#whatsapp").screenshot(path=str(SHOTS / "settings-test-connection.png"))
+
+    page.fill("#wa-token", "EAAGrevokedToken")  # the tenant's own token, which Meta refuses
+    page.click("#wa-form button[type=submit]")
+    expect(page.locator("#wa-token-state")).to_have_text("set")
+    page.click("#wa-test")
+    expect(result).to_have_attribute("data-ok", "false")
+    expect(result).to_have_class(re.compile(r"\berror\b"))
+    expect(result).to_contain_text("Meta error 190")
+    expect(result).to_contain_text("Paste a current system-user token")
+    assert "EAAGrevokedToken" not in page.content()
+
+    page.reload()  # back to the platform's token, from a freshly drawn form
+    expect(page.locator("#wa-token-state")).to_have_text("set")
+    page.check("input[name=wa-remove][value=access_token]")
+    page.click("#wa-form button[type=submit]")
+    expect(page.locator("#wa-error")).to_be_hidden()
+    expect(page.locator("#wa-token-state")).to_have_text("not set")
+    page.click("#wa-test")
+    expect(result).to_have_attribute("data-ok", "true")
+    finish(page)

@@ -319,6 +319,8 @@ TABLE: tuple[Row, ...] = (
         "transcript"),
     Row("GET", "/api/tenant", Action.TENANT_MANAGE, 200, fixed("/api/tenant")),
     Row("PATCH", "/api/tenant", Action.TENANT_MANAGE, 200, fixed("/api/tenant", {"name": "New"})),
+    Row("POST", "/api/tenant/test-connection", Action.TENANT_MANAGE, 200,
+        fixed("/api/tenant/test-connection")),
     # outgoing webhooks (automation)
     Row("GET", "/api/webhooks", Action.WEBHOOK_MANAGE, 200, fixed("/api/webhooks")),
     Row("POST", "/api/webhooks", Action.WEBHOOK_MANAGE, 201, new_subscription),

@@ -527,3 +527,61 @@ async def test_a_deleted_template_sends_a_deleted_webhook_and_stays_deleted(sim:
         assert caught.value.meta_code == 100
         assert "being deleted" in str(caught.value)
         assert not await gateway.delete_template(TENANT, name="summer_sale", meta_id=meta_id)
+
+
+# ---------------------------------------------------------------- the phone number
+
+
+async def test_the_number_is_described_with_the_fields_asked_for(sim: Sim) -> None:
+    async with gateway_of(sim) as gateway:
+        info = await gateway.phone_number_info(TENANT)
+    assert info.phone_number_id == PNID
+    assert (info.display_phone_number, info.verified_name) == ("15550001111", "Simulated Business")
+    assert (info.quality_rating, info.name_status) == ("GREEN", "APPROVED")
+    assert (info.code_verification_status, info.messaging_limit_tier) == ("VERIFIED", "TIER_2K")
+    assert info.throughput_level == "STANDARD"
+    raw = await sim.control.get(
+        f"/{VERSION}/{PNID}",
+        params={"fields": "verified_name,quality_rating"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert raw.json() == {
+        "verified_name": "Simulated Business",
+        "quality_rating": "GREEN",
+        "id": PNID,
+    }
+    wrong = await sim.control.get(
+        f"/{VERSION}/{PNID}", params={"fields": "colour"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )  # fmt: skip
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (400, 100)
+
+
+async def test_the_number_with_a_bad_token_is_metas_190(sim: Sim) -> None:
+    async with gateway_of(sim, token="EAAG-revoked") as gateway:
+        with pytest.raises(DeliveryError) as caught:
+            await gateway.phone_number_info(TENANT)
+    assert (caught.value.meta_code, caught.value.http_status) == (190, 401)
+    assert "EAAG-revoked" not in str(caught.value)
+
+
+async def test_an_unknown_number_is_metas_missing_object(sim: Sim) -> None:
+    stranger = replace(TENANT, phone_number_id="106540352249999")
+    async with gateway_of(sim) as gateway:
+        with pytest.raises(DeliveryError) as caught:
+            await gateway.phone_number_info(stranger)
+    assert (caught.value.meta_code, caught.value.http_status) == (100, 400)
+    assert "106540352249999" in str(caught.value)
+    assert "does not exist" in str(caught.value)
+
+
+async def test_a_media_lookup_for_a_number_is_still_a_media_lookup(sim: Sim) -> None:
+    """With no numbers listed the simulator knows any number; a media id asked for with
+    ``phone_number_id`` (as the gateway asks) is never mistaken for one."""
+    (await sim.control.post("/_sim/settings", json={"waba_ids": {}})).raise_for_status()
+    anyone = replace(TENANT, phone_number_id="106540352249999")
+    async with gateway_of(sim) as gateway:
+        assert (await gateway.phone_number_info(anyone)).phone_number_id == "106540352249999"
+        with pytest.raises(DeliveryError) as caught:
+            await gateway.get_media_url(anyone, "2100000000000999")
+    assert caught.value.meta_code == 100

@@ -8,6 +8,10 @@ be exercised without a network. The simulator (real HTTP) is the richer twin.
 PENDING, ``decide`` moves it (with no webhook: as if the webhook was missed), and
 ``put_remote`` adds one made elsewhere (WhatsApp Manager), ``delete_template``
 removes it (recorded in ``deleted``).
+
+``phone_numbers`` is Meta's side of the numbers: ``phone_number_info`` answers from it,
+or, for a number not put there, with a healthy profile made from the tenant (as the
+embedded simulator knows any number); ``fail_next`` refuses it like the other calls.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import msgspec
 from adapters.meta.gateway import build_send_body, build_template_body
 from whatsapp_core.domain.model import DomainEvent, Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.phone_numbers import PhoneNumberInfo
 from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import DeliveryError
@@ -53,6 +58,7 @@ class MemoryWhatsAppGateway:
         self.next_wamids: deque[str] = deque()
         # Meta's templates by WABA id, then by Meta id (in creation order)
         self.remote: dict[str, dict[str, RemoteTemplate]] = {}
+        self.phone_numbers: dict[str, PhoneNumberInfo] = {}
 
     def fail_next(
         self, meta_code: int | None, *, http_status: int | None = 400, times: int = 1
@@ -142,6 +148,29 @@ class MemoryWhatsAppGateway:
         for key in doomed:
             del templates[key]
         return bool(doomed)
+
+    async def phone_number_info(self, tenant: Tenant) -> PhoneNumberInfo:
+        if self._failures:
+            raise self._failures.popleft()
+        if not tenant.phone_number_id:
+            raise DeliveryError(
+                f"(100) tenant {tenant.slug} has no WhatsApp phone_number_id",
+                meta_code=100,
+                http_status=None,
+            )
+        known = self.phone_numbers.get(tenant.phone_number_id)
+        if known is not None:
+            return known
+        return PhoneNumberInfo(
+            phone_number_id=tenant.phone_number_id,
+            display_phone_number=tenant.display_phone_number or "15550001111",
+            verified_name=tenant.name,
+            quality_rating="GREEN",
+            name_status="APPROVED",
+            code_verification_status="VERIFIED",
+            messaging_limit_tier="TIER_2K",
+            throughput_level="STANDARD",
+        )
 
     def put_remote(self, waba_id: str, template: RemoteTemplate) -> None:
         """A template exists at Meta (made in WhatsApp Manager, or submitted here)."""

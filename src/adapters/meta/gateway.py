@@ -19,6 +19,7 @@ import msgspec
 
 from whatsapp_core.domain.model import Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.phone_numbers import PhoneNumberInfo
 from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import DeliveryError, InvalidInput
@@ -100,7 +101,23 @@ class _TemplatePage(msgspec.Struct):
     paging: _Paging | None = None
 
 
+class _Throughput(msgspec.Struct):
+    level: str | None = None
+
+
+class _PhoneNumber(msgspec.Struct):
+    id: str | int
+    display_phone_number: str | None = None
+    verified_name: str | None = None
+    quality_rating: str | None = None
+    code_verification_status: str | None = None
+    name_status: str | None = None
+    messaging_limit_tier: str | None = None
+    throughput: _Throughput | None = None
+
+
 _ERROR = msgspec.json.Decoder(_ErrorBody)
+_PHONE_NUMBER = msgspec.json.Decoder(_PhoneNumber)
 _SEND = msgspec.json.Decoder(_SendAnswer)
 _TEMPLATE = msgspec.json.Decoder(_TemplateAnswer)
 _UPLOAD = msgspec.json.Decoder(_UploadAnswer)
@@ -109,6 +126,10 @@ _SUCCESS = msgspec.json.Decoder(_Success)
 # Meta's answer to deleting a template it does not have: code 100, this subcode.
 TEMPLATE_NOT_FOUND_SUBCODE = 2593002
 TEMPLATE_FIELDS = "id,name,language,status,category,components,rejected_reason,quality_score"
+PHONE_NUMBER_FIELDS = (
+    "id,display_phone_number,verified_name,quality_rating,code_verification_status,"
+    "name_status,messaging_limit_tier,throughput"
+)
 _ANY = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -565,6 +586,22 @@ class HttpxWhatsAppGateway:
         response = await self._request(tenant, "POST", url, content=body(), content_headers=framing)
         answer: _UploadAnswer = self._decoded(_UPLOAD, response)
         return str(answer.id)
+
+    async def phone_number_info(self, tenant: Tenant) -> PhoneNumberInfo:
+        """``GET /{phone_number_id}?fields=…`` with the tenant's token."""
+        url = f"{self._base}/{self._phone_number_id(tenant)}"
+        response = await self._request(tenant, "GET", url, params={"fields": PHONE_NUMBER_FIELDS})
+        answer: _PhoneNumber = self._decoded(_PHONE_NUMBER, response)
+        return PhoneNumberInfo(
+            phone_number_id=str(answer.id),
+            display_phone_number=answer.display_phone_number,
+            verified_name=answer.verified_name,
+            quality_rating=answer.quality_rating,
+            name_status=answer.name_status,
+            code_verification_status=answer.code_verification_status,
+            messaging_limit_tier=answer.messaging_limit_tier,
+            throughput_level=answer.throughput.level if answer.throughput else None,
+        )
 
     async def mark_read(self, tenant: Tenant, wamid: str, *, typing: bool = False) -> None:
         """Blue ticks on an inbound message; ``typing`` also shows the typing indicator."""

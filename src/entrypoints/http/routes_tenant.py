@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 from entrypoints.bootstrap import Runtime
 from whatsapp_core.domain.accounts import Invitation
 from whatsapp_core.domain.model import Principal
+from whatsapp_core.domain.phone_numbers import ConnectionCheck
 from whatsapp_core.errors import UpstreamUnavailable
 from whatsapp_core.ports import SecretBox
 from whatsapp_core.services import invitations, tenants
@@ -45,6 +46,21 @@ class TenantController(Controller):
         return await tenants.update_tenant_settings(
             runtime.services, _box(runtime), principal, data
         )
+
+    @post(
+        "/test-connection",
+        status_code=200,
+        summary="Ask Meta about this tenant's number with its credentials (admin)",
+        description="200 with ok=false and a reason when Meta refuses (190: the token; "
+        "100/803: the phone number id) or cannot be reached; 409 when no phone number id "
+        "is set yet.",
+    )
+    async def test_connection(
+        self, principal: NamedDependency[Principal], runtime: NamedDependency[Runtime]
+    ) -> ConnectionCheck:
+        if runtime.gateway is None:
+            raise UpstreamUnavailable("no WhatsApp gateway is configured on this server")
+        return await tenants.test_connection(runtime.services, runtime.gateway, principal)
 
 
 class InviteIn(msgspec.Struct, kw_only=True):

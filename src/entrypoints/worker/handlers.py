@@ -18,6 +18,7 @@ from whatsapp_core.ai import AiProviders
 from whatsapp_core.automation import AutomationSink, WebhookJob
 from whatsapp_core.domain.model import Template
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
+from whatsapp_core.domain.phone_numbers import PhoneNumberInfo
 from whatsapp_core.domain.remote_templates import RemoteTemplate
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.errors import InvalidInput
@@ -91,6 +92,9 @@ class PacedGateway:
         return await self._gateway.upload_media(
             tenant, data, mime_type=mime_type, size=size, filename=filename
         )
+
+    async def phone_number_info(self, tenant: Tenant) -> PhoneNumberInfo:
+        return await self._gateway.phone_number_info(tenant)
 
 
 def decode_payload(job: JobRecord, shape: type[T]) -> T:

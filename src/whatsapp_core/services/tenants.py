@@ -1,5 +1,6 @@
 """Tenant administration: creation, and an admin's settings for the WhatsApp number
-(ids, display number, and the tenant's own Meta credentials, sealed at rest)."""
+(ids, display number, and the tenant's own Meta credentials, sealed at rest), and a
+test of that number's connection to Meta."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import msgspec
 from msgspec.structs import replace
 
 from whatsapp_core.domain.model import Principal
+from whatsapp_core.domain.phone_numbers import ConnectionCheck, connection_failure_reason
 from whatsapp_core.domain.tenants import (
     Tenant,
     check_meta_id,
@@ -16,9 +18,9 @@ from whatsapp_core.domain.tenants import (
     new_tenant,
     verify_token_digest,
 )
-from whatsapp_core.errors import Conflict, InvalidInput
+from whatsapp_core.errors import Conflict, DeliveryError, InvalidInput
 from whatsapp_core.policies.access import Action
-from whatsapp_core.ports import IdGenerator, SecretBox, UnitOfWorkFactory
+from whatsapp_core.ports import IdGenerator, SecretBox, UnitOfWorkFactory, WhatsAppGateway
 from whatsapp_core.services.authz import authorize
 from whatsapp_core.services.context import Services
 
@@ -188,6 +190,43 @@ async def update_tenant_settings(
         )  # fmt: skip
         await uow.commit()
     return view_tenant(after, box)
+
+
+async def test_connection(
+    svc: Services, gateway: WhatsAppGateway, principal: Principal
+) -> ConnectionCheck:
+    """Admins only: ask Meta about the tenant's number with the tenant's credentials.
+    Meta's refusal (or silence) is a result with ``ok=False`` and what to check, not an
+    error; a number not configured yet is a ``Conflict``. Meta is called outside the
+    transaction; the audit entry keeps the outcome only (never a credential)."""
+    authorize(principal, Action.TENANT_MANAGE)
+    async with svc.uow() as uow:
+        tenant = await uow.tenants.get(principal.tenant_id)
+    if not tenant.phone_number_id:
+        raise Conflict(
+            "set the WhatsApp phone number id before testing the connection",
+            code="phone_number_id_missing",
+            field="phone_number_id",
+        )
+    try:
+        info = await gateway.phone_number_info(tenant)
+    except DeliveryError as exc:
+        reason = connection_failure_reason(
+            tenant.phone_number_id, exc.meta_code, exc.http_status, exc.message
+        )
+        check = ConnectionCheck(
+            ok=False, checked_at=svc.clock.now(), error_code=exc.meta_code, reason=reason
+        )
+    else:
+        check = ConnectionCheck(ok=True, checked_at=svc.clock.now(), info=info)
+    async with svc.uow() as uow:
+        await svc.audit(
+            uow, principal, "tenant.test_connection", "tenant", tenant.id,
+            after={"ok": check.ok, "error_code": check.error_code,
+                   "phone_number_id": tenant.phone_number_id},
+        )  # fmt: skip
+        await uow.commit()
+    return check
 
 
 def _public(t: Tenant) -> dict[str, object]:

@@ -22,6 +22,11 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
     waba_ids: dict[str, str] = msgspec.field(default_factory=dict)
     default_waba_id: str = "100000000000001"
     display_phone_number: str = "15550001111"
+    # What ``GET /{phone_number_id}`` says of a known number (one profile for all):
+    # known are the numbers in ``waba_ids`` or, when none are listed, any numeric id.
+    verified_name: str = "Simulated Business"
+    quality_rating: str = "GREEN"
+    messaging_limit_tier: str = "TIER_2K"
     throughput_per_second: float = 80.0
     pair_limit_enabled: bool = False
     pair_limit_interval_s: float = 6.0
@@ -36,6 +41,9 @@ class SimulatorConfig(msgspec.Struct, frozen=True, kw_only=True):
     public_base_url: str | None = None
     webhook_timeout_s: float = 5.0
     webhook_retries: int = 2
+
+    def knows_number(self, phone_number_id: str) -> bool:
+        return phone_number_id in self.waba_ids if self.waba_ids else phone_number_id.isdigit()
 
     def waba_of(self, phone_number_id: str) -> str:
         return self.waba_ids.get(phone_number_id, self.default_waba_id)

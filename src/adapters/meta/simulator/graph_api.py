@@ -15,6 +15,7 @@ from litestar import Request, Response, Router, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from adapters.meta.simulator.phone_numbers import phone_number_json, requested_fields
 from adapters.meta.simulator.runtime import Simulator
 from adapters.meta.simulator.sending import accept_send, send_problem
 from adapters.meta.simulator.state import MediaItem, SimTemplate
@@ -351,10 +352,15 @@ def graph_api_router(sim: Simulator) -> Router:
     async def media_info(
         version: FromPath[str], media_id: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
+        """A media item's download url, or (the same path) a business phone number. A
+        ``phone_number_id`` parameter says the id is a media item's (of that number)."""
         refused = _guard(sim, request, version)
         if refused is not None:
             return refused
         item = state.media.get(media_id)
+        as_number = "phone_number_id" not in request.query_params
+        if item is None and as_number and state.settings.knows_number(media_id):
+            return _injected_failure(sim) or _phone_number(media_id, request)
         if item is None:
             return _no_object("get", media_id)
         token, url = state.media_url_for(media_id)
@@ -369,6 +375,12 @@ def graph_api_router(sim: Simulator) -> Router:
                 "id": media_id,
             }
         )
+
+    def _phone_number(phone_number_id: str, request: Request[Any, Any, Any]) -> Response[bytes]:
+        fields = requested_fields(request.query_params.get("fields"))
+        if isinstance(fields, str):
+            return meta_error(100, fields)
+        return json_response(phone_number_json(state.settings, phone_number_id, fields))
 
     @get(LOOKASIDE)
     async def media_download(

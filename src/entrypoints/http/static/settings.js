@@ -101,6 +101,59 @@ $("wa-form").addEventListener("submit", async (e) => {
   if (can("audit.read")) loadAudit();
 });
 
+// Test connection: Meta's answer about the number with the saved credentials.
+const QUALITY_PILL = { GREEN: "green", YELLOW: "amber", RED: "red" };
+const TIER = { TIER_UNLIMITED: "unlimited" };
+
+function fact(label, value) {
+  return value ? h("span", `${label}: `, h("strong", value)) : null;
+}
+
+function drawConnection(check) {
+  const box = $("wa-test-result");
+  box.className = `notice ${check.ok ? "ok" : "error"}`;
+  box.dataset.ok = String(check.ok);
+  if (!check.ok) {
+    const code = check.error_code ? ` (Meta error ${check.error_code})` : "";
+    box.replaceChildren(h("strong", `Meta did not accept the connection${code}.`), " ", check.reason || "");
+  } else {
+    const i = check.info;
+    const quality = i.quality_rating || "UNKNOWN";
+    const tier = i.messaging_limit_tier && (TIER[i.messaging_limit_tier] || i.messaging_limit_tier.replace("TIER_", ""));
+    const facts = [
+      fact("Verified name", i.verified_name), fact("Number", i.display_phone_number),
+      fact("Name status", i.name_status), fact("Messaging limit", tier && `${tier} customers / 24 h`),
+      fact("Throughput", i.throughput_level),
+    ].filter(Boolean);
+    box.replaceChildren(
+      h("div.row", h("strong", `Connected: ${i.verified_name || i.display_phone_number || i.phone_number_id}`),
+        h(`span.pill.${QUALITY_PILL[quality] || "gray"}#wa-quality`, `Quality ${quality.toLowerCase()}`)),
+      h("div.row.wrap", ...facts),
+    );
+  }
+  box.append(h("div.hint", `Checked ${fmtFull(check.checked_at)}`));
+  box.hidden = false;
+}
+
+$("wa-test").addEventListener("click", async (e) => {
+  const button = e.currentTarget;
+  button.disabled = true;
+  button.textContent = "Testing…";
+  try {
+    drawConnection(await api("/api/tenant/test-connection", { method: "POST" }));
+  } catch (err) {
+    const box = $("wa-test-result");
+    box.className = "notice error";
+    box.dataset.ok = "false";
+    box.replaceChildren(h("strong", "Could not test the connection."), " ", err.message);
+    box.hidden = false;
+  } finally {
+    button.disabled = false;
+    button.textContent = "Test connection";
+  }
+  if (can("audit.read")) loadAudit();
+});
+
 // ------------------------------------------------------------------ users
 
 const names = new Map(); // "user:<id>" -> name, for the audit log
