@@ -16,7 +16,7 @@ from adapters.postgres.uow import SqlaUnitOfWorkFactory
 from tests.support.databases import fresh_database
 from whatsapp_core.domain.model import Contact, Conversation, Direction, Message
 from whatsapp_core.domain.tenants import Tenant, new_tenant
-from whatsapp_core.errors import Forbidden
+from whatsapp_core.errors import Forbidden, StorageError
 
 pytestmark = pytest.mark.contract
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -151,3 +151,22 @@ async def test_the_wall_can_be_lowered_only_on_purpose(
     unguarded = SqlaUnitOfWorkFactory(engine, enforce_rls=False)
     async with unguarded() as uow:
         assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 5
+
+
+async def test_a_pool_with_no_connection_free_is_a_storage_error_not_a_crash(
+    embedded_pg: str,
+) -> None:
+    """Under a burst (e.g. hundreds of webhooks at once) every connection may be taken:
+    the caller gets ``StorageError`` (the API answers 503), it was a 500 before."""
+    async with fresh_database(embedded_pg) as url:
+        engine = create_engine(url, pool_size=1, pool_timeout=0.3)
+        uow = SqlaUnitOfWorkFactory(engine)
+        try:
+            async with uow(), uow():  # the pool's one connection and its one overflow
+                with pytest.raises(StorageError, match="busy"):
+                    async with uow():
+                        pass
+            async with uow() as free_again:  # nothing leaked: usable again
+                assert await free_again.tenants.list() == []
+        finally:
+            await engine.dispose()

@@ -40,11 +40,14 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pool_timeout: float = 30) -> AsyncEngine:
+    """``pool_size`` connections, as many again under load; a caller that finds none
+    free within ``pool_timeout`` s gets ``StorageError`` (a 503), never a hang."""
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
@@ -57,6 +60,10 @@ async def translated_errors() -> AsyncIterator[None]:
         yield
     except sa_exc.DBAPIError as exc:
         raise _domain_error(exc) from exc
+    except sa_exc.TimeoutError as exc:  # the pool had no connection free in time
+        raise StorageError(
+            "the database is busy: no connection came free in time; retry shortly"
+        ) from exc
     except (OSError, TimeoutError) as exc:
         raise StorageError(f"database unavailable: {_first_line(exc)}") from exc
 
