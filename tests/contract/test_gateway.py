@@ -277,6 +277,21 @@ async def test_a_refused_listing_raises_delivery_error(backend: Backend) -> None
     assert await backend.gateway.list_templates(TENANT) == []
 
 
+async def test_phone_number_info_describes_the_tenants_number(backend: Backend) -> None:
+    info = await backend.gateway.phone_number_info(TENANT)
+    assert info.phone_number_id == PNID
+    assert info.verified_name
+    assert info.quality_rating in {"GREEN", "YELLOW", "RED", "UNKNOWN"}
+
+
+async def test_a_refused_phone_number_lookup_raises_delivery_error(backend: Backend) -> None:
+    await backend.fail_next(190, 401)
+    with pytest.raises(DeliveryError) as caught:
+        await backend.gateway.phone_number_info(TENANT)
+    assert (caught.value.meta_code, caught.value.http_status) == (190, 401)
+    assert (await backend.gateway.phone_number_info(TENANT)).phone_number_id == PNID
+
+
 # ---------------------------------------------------------------- known differences
 
 
