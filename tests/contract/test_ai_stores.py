@@ -1,13 +1,9 @@
 """AI store contracts: knowledge base, message embeddings and token usage behave the same
-on the memory twin and on PostgreSQL with pgvector (the embedded server). The machine's
-PostgreSQL 15 has no pgvector: there the knowledge base still keeps snippets, and every
-vector operation answers with the clear ``UpstreamUnavailable`` instead.
-
-So does the embedded server on a CPU without AVX-512 (the dev and CI machines): its
-bundled pgvector would crash on such a CPU (see ``adapters.postgres.ai``), so the store
-reports no vector support there, and the ranking tests below check the clear refusal.
-On a machine with AVX-512 (or a production PostgreSQL with pgvector) they run the real
-cosine search through the HNSW indexes."""
+on the memory twin and on every PostgreSQL: with pgvector (HNSW cosine search) where it is
+installed and this CPU can run it, and with the exact ``real[]`` scan of migration 0018
+elsewhere - the machine's PostgreSQL 15 (no pgvector), and the embedded server on a CPU
+without AVX-512 (its bundled pgvector would crash there; see
+``adapters.postgres.vector_support``). Each backend says which it has, checked below."""
 
 from __future__ import annotations
 
@@ -18,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from msgspec.structs import replace
 
-from adapters.postgres.ai import cpu_lacks_avx512
+from adapters.postgres.ai import Search, SqlaEmbeddingStore
+from adapters.postgres.vector_support import cpu_lacks_avx512
 from whatsapp_core.ai import AiUsage, KnowledgeSnippet
 from whatsapp_core.domain.model import Contact, Conversation, Direction, Message
 from whatsapp_core.domain.tenants import Tenant, new_tenant
-from whatsapp_core.errors import InvalidInput, NotFound, UpstreamUnavailable
+from whatsapp_core.errors import InvalidInput, NotFound
 from whatsapp_core.ports import UnitOfWorkFactory
 
 pytestmark = pytest.mark.contract
@@ -31,12 +28,12 @@ DIM = 384
 
 
 @pytest.fixture
-def has_vectors(request: pytest.FixtureRequest) -> bool:
-    """What each backend is expected to support (checked against what it says)."""
+def expected_search(request: pytest.FixtureRequest) -> Search | None:
+    """Which search each PostgreSQL backend is expected to get (None: the memory twin)."""
     backend = request.node.callspec.params["uow_factory"]
     if backend == "embedded_pg":
-        return not cpu_lacks_avx512()
-    return backend == "memory"
+        return Search.EXACT if cpu_lacks_avx512() else Search.PGVECTOR_ITERATIVE
+    return Search.EXACT if backend == "machine_pg" else None
 
 
 def vec(*weights: float) -> list[float]:
@@ -79,11 +76,14 @@ def snippet(t: Tenant, title: str, minutes: int = 0) -> KnowledgeSnippet:
     )
 
 
-async def test_vector_support_is_reported_truthfully(
-    uow_factory: UnitOfWorkFactory, has_vectors: bool
+async def test_every_backend_searches_and_says_how(
+    uow_factory: UnitOfWorkFactory, expected_search: Search | None
 ) -> None:
     async with uow_factory() as uow:
-        assert await uow.embeddings.supported() is has_vectors
+        assert await uow.embeddings.supported()
+        if expected_search is not None:
+            assert isinstance(uow.embeddings, SqlaEmbeddingStore)
+            assert await uow.embeddings.search() is expected_search
 
 
 async def test_knowledge_crud_is_tenant_scoped(uow_factory: UnitOfWorkFactory) -> None:
@@ -127,7 +127,7 @@ async def test_nothing_is_kept_without_commit(uow_factory: UnitOfWorkFactory) ->
 
 
 async def test_knowledge_search_ranks_by_cosine_within_the_tenant(
-    uow_factory: UnitOfWorkFactory, has_vectors: bool
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
     a, _ = await seeded(uow_factory, "acme")
     b, _ = await seeded(uow_factory, "globex")
@@ -141,10 +141,6 @@ async def test_knowledge_search_ranks_by_cosine_within_the_tenant(
         await uow.commit()
 
     async with uow_factory() as uow:
-        if not has_vectors:
-            with pytest.raises(UpstreamUnavailable, match="needs the pgvector extension"):
-                await uow.knowledge.similar(a.id, vec(1, 0))
-            return
         hits = await uow.knowledge.similar(a.id, vec(1, 0), limit=2)
     assert [h.snippet for h in hits] == [near, mid]
     assert hits[0].score == pytest.approx(1 / math.sqrt(1.01), abs=1e-4)
@@ -152,17 +148,11 @@ async def test_knowledge_search_ranks_by_cosine_within_the_tenant(
 
 
 async def test_message_embeddings_upsert_and_search_within_the_tenant(
-    uow_factory: UnitOfWorkFactory, has_vectors: bool
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
     a, (m1, m2, m3) = await seeded(uow_factory, "acme")
     b, (foreign, *_) = await seeded(uow_factory, "globex")
     async with uow_factory() as uow:
-        if not has_vectors:
-            with pytest.raises(UpstreamUnavailable, match="needs the pgvector extension"):
-                await uow.embeddings.put(a.id, m1.id, vec(1))
-            with pytest.raises(UpstreamUnavailable, match="needs the pgvector extension"):
-                await uow.embeddings.similar(a.id, vec(1))
-            return
         await uow.embeddings.put(a.id, m1.id, vec(0, 1))
         await uow.embeddings.put(a.id, m1.id, vec(1, 0))  # replaced, not duplicated
         await uow.embeddings.put(a.id, m2.id, vec(1, 1))
@@ -175,6 +165,49 @@ async def test_message_embeddings_upsert_and_search_within_the_tenant(
     assert [h.message_id for h in hits] == [m1.id, m2.id, m3.id]
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert hits[2].score == pytest.approx(0.0, abs=1e-5)
+
+
+async def test_scores_are_cosines_whatever_the_lengths(uow_factory: UnitOfWorkFactory) -> None:
+    """Embedders need not return unit vectors; a zero vector (text with no tokens) scores 0,
+    never NaN (pgvector's distance to it is NaN, and JSON has no NaN)."""
+    a, (m1, m2, m3) = await seeded(uow_factory, "acme")
+    long, diagonal = [3.0] + [0.0] * (DIM - 1), [0.5, 0.5] + [0.0] * (DIM - 2)
+    async with uow_factory() as uow:
+        await uow.embeddings.put(a.id, m1.id, long)
+        await uow.embeddings.put(a.id, m2.id, diagonal)
+        await uow.embeddings.put(a.id, m3.id, [0.0] * DIM)
+        await uow.knowledge.add(snippet(a, "long"), long)
+        await uow.commit()
+    async with uow_factory() as uow:
+        hits = await uow.embeddings.similar(a.id, [2.0] + [0.0] * (DIM - 1))
+        assert [h.message_id for h in hits[:2]] == [m1.id, m2.id]
+        assert [h.score for h in hits] == pytest.approx([1.0, 1 / math.sqrt(2), 0.0], abs=1e-5)
+        zero = await uow.embeddings.similar(a.id, [0.0] * DIM)
+        assert [h.score for h in zero] == [0.0, 0.0, 0.0]
+        assert [h.score for h in await uow.knowledge.similar(a.id, [0.0] * DIM)] == [0.0]
+
+
+async def test_the_exact_scan_reads_the_newest_rows_only(
+    uow_factory: UnitOfWorkFactory, expected_search: Search | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without pgvector the scan is bounded: the tenant's newest ``EXACT_SCAN_ROWS``."""
+    if expected_search is not Search.EXACT:
+        pytest.skip("only the exact scan is bounded; this backend searches an index")
+    monkeypatch.setattr("adapters.postgres.ai.EXACT_SCAN_ROWS", 2)
+    a, (oldest, middle, newest) = await seeded(uow_factory, "acme")
+    old, mid, new = snippet(a, "old", 0), snippet(a, "mid", 1), snippet(a, "new", 2)
+    async with uow_factory() as uow:
+        await uow.embeddings.put(a.id, oldest.id, vec(1, 0))  # the best match, but too old
+        await uow.embeddings.put(a.id, middle.id, vec(1, 1))
+        await uow.embeddings.put(a.id, newest.id, vec(0, 1))
+        for s, weights in ((old, (1, 0)), (mid, (1, 1)), (new, (0, 1))):
+            await uow.knowledge.add(s, vec(*weights))
+        await uow.commit()
+    async with uow_factory() as uow:
+        hits = await uow.embeddings.similar(a.id, vec(1, 0))
+        found = await uow.knowledge.similar(a.id, vec(1, 0))
+    assert [h.message_id for h in hits] == [middle.id, newest.id]
+    assert [h.snippet.title for h in found] == ["mid", "new"]
 
 
 async def test_wrong_dimensions_are_refused(uow_factory: UnitOfWorkFactory) -> None:

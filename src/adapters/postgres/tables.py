@@ -303,8 +303,9 @@ notes = sa.Table(
     sa.Index("ix_notes_conversation", "tenant_id", "conversation_id", "created_at"),
 )
 
-# AI (migration 0006). The vector columns and their HNSW indexes exist only where the
-# server has the pgvector extension; VECTOR_COLUMNS names them so that the schema
+# AI (migrations 0006, 0018). The vector columns and their HNSW indexes exist only where
+# the server has a usable pgvector (elsewhere the columns are real[], searched exactly:
+# adapters.postgres.vector_support); VECTOR_COLUMNS names them so that the schema
 # comparison (tests/contract/test_migrations.py) and the stores (adapters.postgres.ai)
 # treat a server without pgvector as a known, deliberate difference.
 EMBEDDING_DIMENSIONS = 384

@@ -159,7 +159,7 @@ class SearchController(Controller):
     path = "/api/search"
     tags = ("ai",)
 
-    @get("/similar", summary="Snippets and past messages closest in meaning (pgvector)")
+    @get("/similar", summary="Snippets and past messages closest in meaning (cosine)")
     async def similar(
         self,
         principal: NamedDependency[Principal],

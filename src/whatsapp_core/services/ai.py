@@ -259,7 +259,7 @@ async def search_similar(
     svc: Services, embedder: Embedder, principal: Principal, query: str, *, limit: int = 5
 ) -> SimilarFound:
     """Knowledge snippets and past messages closest in meaning to ``query``. Needs vector
-    support (``UpstreamUnavailable`` naming pgvector otherwise)."""
+    support (``UpstreamUnavailable`` saying what is missing otherwise)."""
     authorize(principal, Action.CONVERSATION_READ)
     query = query.strip()
     if not query or len(query) > MAX_QUERY:
