@@ -4,6 +4,12 @@ Text is compared lower-cased and without accents ("não" -> "nao", "¿Dónde" ->
 so each pattern is written once for both spellings. Each matching pattern adds its
 weight to its intent once; the best total wins and the margin over the runner-up sets
 the confidence (``offline.OfflineProvider.classify``).
+
+A faulty item (damaged, broken, defective, the wrong one) is a complaint even when the
+message also says it arrived or was delivered: the fault scores on its own and again when
+an arrival verb is near it, and the two together (4.5) outweigh everything order_status
+can score (4.0), so "My parcel arrived damaged" is a complaint while "Has my parcel
+arrived?" stays order_status.
 """
 
 from __future__ import annotations
@@ -22,6 +28,30 @@ def normalize(text: str) -> str:
 
 def _r(pattern: str, weight: float) -> Rule:
     return re.compile(pattern), weight
+
+
+# What is wrong with the item itself, in the three languages (text already normalized).
+_FAULT = (
+    r"damaged|broken|defective|faulty|smashed|shattered|incomplete|"
+    r"wrong (size|item|product|colou?r|model|one|order|thing)|"
+    r"(not|isn'?t|wasn'?t) what i (ordered|bought|paid for)|"
+    r"quebrad[oa]s?|danificad[oa]s?|defeito|defeituos[oa]s?|avariad[oa]s?|"
+    r"(produto|item|tamanho|cor|modelo|pedido|peca) errad[oa]|(veio|vieram) errad[oa]s?|"
+    r"rot[oa]s?|danad[oa]s?|estropead[oa]s?|defectuos[oa]s?|con (un )?defecto|"
+    r"averiad[oa]s?|(producto|articulo|talla|color|modelo|pedido) "
+    r"(equivocad[oa]|incorrect[oa])|incomplet[oa]s?"
+)
+# It came: the delivery vocabulary that otherwise points to order_status.
+_ARRIVED = (
+    r"arrived?|arrives|came|delivered|received|got|showed up|turned up|"
+    r"chegou|chegaram|veio|vieram|recebi|recebemos|entregue|entregaram|entregou|"
+    r"llego|llegaron|vino|vinieron|recibi|recibimos|entregaron|entrego"
+)
+# A fault within a few words of the arrival, either way round ("arrived damaged",
+# "the lamp I received is defective", "llegó roto", "quebrado, chegou assim").
+_FAULT_ON_ARRIVAL = (
+    rf"\b({_ARRIVED})\b.{{0,60}}\b({_FAULT})\b|\b({_FAULT})\b.{{0,60}}\b({_ARRIVED})\b"
+)
 
 
 RULES: dict[str, list[Rule]] = {
@@ -76,24 +106,26 @@ RULES: dict[str, list[Rule]] = {
     ],
     "complaint": [
         _r(
-            r"\b(unacceptable|disappointed|terrible|awful|worst|horrible|broken|damaged|angry|"
+            r"\b(unacceptable|disappointed|terrible|awful|worst|horrible|angry|"
             r"annoyed|ridiculous|rude|refund|complain\w*|nobody (answers|responds|replies)|"
-            r"no one (answers|responds)|wrong (size|item|product|color)|never again|"
-            r"third time)\b",
+            r"no one (answers|responds)|never again|third time)\b",
             2.0,
         ),
         _r(
-            r"\b(absurdo|pessimo|pessima|horrivel|decepcionad[oa]|insatisfeit[oa]|defeito|"
-            r"quebrad[oa]|danificad[oa]|reclama\w*|reembolso|ninguem (me )?responde|vergonha|"
-            r"cobraram|cobrado duas|nunca mais|veio errad[oa]|dinheiro de volta)\b",
+            r"\b(absurdo|pessimo|pessima|horrivel|decepcionad[oa]|insatisfeit[oa]|"
+            r"reclama\w*|reembolso|ninguem (me )?responde|vergonha|"
+            r"cobraram|cobrado duas|nunca mais|dinheiro de volta)\b",
             2.0,
         ),
         _r(
-            r"\b(pesimo|pesima|molest[oa]|enojad[oa]|indignad[oa]|verguenza|incomplet[oa]|"
-            r"rot[oa]|danad[oa]|reclamo|queja|nadie (me )?(contesta|responde)|estafa|"
+            r"\b(pesimo|pesima|molest[oa]|enojad[oa]|indignad[oa]|verguenza|"
+            r"reclamo|queja|nadie (me )?(contesta|responde)|estafa|"
             r"decepcionad[oa]|cobraron|exijo)\b",
             2.0,
         ),
+        _r(rf"\b({_FAULT})\b", 2.0),
+        # ... and it arrived that way: outweighs "my order" + "arrived" + "#1234" (4.0).
+        _r(_FAULT_ON_ARRIVAL, 2.5),
     ],
     "purchase_intent": [
         _r(

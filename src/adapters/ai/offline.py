@@ -28,7 +28,7 @@ from whatsapp_core.ai import (
 )
 
 NAME = "offline"
-MODEL = "rules-v1"
+MODEL = "rules-v2"  # v2: a faulty item that arrived is a complaint
 
 _STOPWORDS = {
     "en": {"the", "my", "is", "you", "your", "i", "and", "to", "it", "do", "hi", "hello",

@@ -41,6 +41,11 @@ DEV: list[tuple[str, str]] = [
     ("order_status", "¿Cuándo llega mi paquete? Lo pedí hace 5 días"),
     ("order_status", "Has my order shipped?"),
     ("order_status", "Quero saber o status da minha compra"),
+    # Delivery words without anything wrong with the item stay order_status.
+    ("order_status", "Has my parcel arrived?"),
+    ("order_status", "When will it be delivered?"),
+    ("order_status", "Minha encomenda já chegou?"),
+    ("order_status", "¿Ya llegó mi paquete?"),
     # complaint
     ("complaint", "This is unacceptable, the product arrived broken"),
     ("complaint", "I'm very disappointed with the service, nobody answers"),
@@ -55,6 +60,16 @@ DEV: list[tuple[str, str]] = [
         "The shoes I received are the wrong size and the box was damaged. Really annoyed.",
     ),
     ("complaint", "Es una vergüenza, llevo una semana esperando una respuesta"),
+    # A damaged / broken / defective / wrong item is a complaint even though it "arrived".
+    ("complaint", "My parcel arrived damaged"),
+    ("complaint", "Order #4521 arrived broken"),
+    ("complaint", "Received my order today but the lamp is defective"),
+    ("complaint", "My delivery came and the glasses were smashed"),
+    ("complaint", "Got the wrong order, this isn't what I bought"),
+    ("complaint", "Meu pedido chegou quebrado"),
+    ("complaint", "A encomenda foi entregue danificada"),
+    ("complaint", "Mi pedido llegó roto"),
+    ("complaint", "Me llegó el paquete dañado y el producto es defectuoso"),
     # purchase_intent
     ("purchase_intent", "I'd like to buy two of the black t-shirts"),
     ("purchase_intent", "I want to order the 500ml bottle, how do I pay?"),
@@ -153,7 +168,9 @@ HOLDOUT: list[tuple[str, str]] = [
 # Written after the rules, deliberately in other words (slang, typos, paraphrase), and
 # run once: no rule was changed after seeing its result. HOLDOUT above turned out to be
 # contaminated (its vocabulary was in view while the rules were written), so FRESH is
-# the figure to quote.
+# the figure to quote. Caveat since rules-v2 (21 -> 22 of 48): the item-fault words
+# include "talla equivocada" (the Spanish for the existing "wrong size"), chosen with this
+# set in view, and that is the one FRESH message the change flipped.
 FRESH: list[tuple[str, str]] = [
     ("greeting", "Good afternoon, I hope you're well"),
     ("greeting", "eae, blz?"),
@@ -203,4 +220,62 @@ FRESH: list[tuple[str, str]] = [
     ("other", "🙏🙏"),
     ("other", "Vou falar com meu marido e te retorno"),
     ("other", "Listo"),
+]
+
+# Written before the rule change that makes a damaged / broken / defective / wrong item a
+# complaint even when "arrived" or "delivered" appear ("My parcel arrived damaged" used to
+# be order_status), and measured once against the unchanged rules: 30 of 46 right (65.2 %),
+# the "before" figure. Only that score was looked at, not which messages failed, and
+# nothing here was used to write the change. The author had read the rules, so this is a
+# second honest set, not a blind one. It deliberately mixes delivery words into both
+# complaints (damaged, wrong, late) and plain order-status questions. After the change
+# (rules-v2): still 30 of 46, no prediction changed; its individual errors have still not
+# been looked at, so it stays uncontaminated.
+FRESH_2: list[tuple[str, str]] = [
+    ("greeting", "Hey there, happy Friday!"),
+    ("greeting", "Boa noite! Tudo certo por aí?"),
+    ("greeting", "Hola, ¿cómo están?"),
+    ("greeting", "Oii bom diaa"),
+    ("greeting", "Hi team 👋"),
+    ("question", "Does the jacket come with a hood?"),
+    ("question", "Vocês entregam aos sábados?"),
+    ("question", "¿Hasta qué hora atienden hoy?"),
+    ("question", "How long does delivery usually take to Porto?"),
+    ("question", "O produto tem nota fiscal?"),
+    ("question", "¿Los precios son con envío incluido?"),
+    ("order_status", "Has my parcel arrived at the pickup point yet?"),
+    ("order_status", "When will my package be delivered? It says in transit"),
+    ("order_status", "A minha encomenda já saiu para entrega?"),
+    ("order_status", "Oi, meu pedido 10234 chega quando?"),
+    ("order_status", "¿Me pueden decir cuándo entregan mi pedido?"),
+    ("order_status", "The tracking hasn't updated in 3 days, is it still coming?"),
+    ("order_status", "¿Ya fue despachado mi envío?"),
+    ("complaint", "The package was delivered but the screen is cracked"),
+    ("complaint", "You sent me the wrong item, I ordered a black one and got white"),
+    ("complaint", "Chegou tudo amassado, a embalagem rasgada e o produto quebrado"),
+    ("complaint", "Meu pedido chegou com 5 dias de atraso, muito chato isso"),
+    ("complaint", "El paquete llegó abierto y faltan piezas"),
+    ("complaint", "Me entregaron un producto diferente al que pedí"),
+    ("complaint", "Delivery was two days late and nobody warned me. Not ok."),
+    ("purchase_intent", "I'd love to get the grey sofa, is it possible to order today?"),
+    ("purchase_intent", "Quero fechar 2 unidades do modelo azul"),
+    ("purchase_intent", "Me llevo las dos, ¿a dónde transfiero?"),
+    ("purchase_intent", "Can you send me the payment link for the medium size?"),
+    ("purchase_intent", "Vou querer o combo família pra hoje à noite"),
+    ("support", "The app says my card is invalid but it isn't"),
+    ("support", "I never got the email to confirm my account"),
+    ("support", "Não estou conseguindo mudar minha senha"),
+    ("support", "La página se queda cargando cuando quiero pagar"),
+    ("support", "Como eu atualizo meu endereço no app?"),
+    ("spam", "Claim your reward now!!! Limited offer at www.rewards-now.xyz"),
+    ("spam", "Work from home and earn 2000 dollars a week, no experience needed"),
+    ("spam", "Oi! Quer ganhar seguidores reais? Pacotes a partir de R$9,90"),
+    ("spam", "Tu número ganó un sorteo, envía tus datos para reclamar"),
+    ("spam", "Bitcoin trading bot, guaranteed returns every day"),
+    ("other", "Ok, thanks, that's all"),
+    ("other", "Beleza, obrigado pela ajuda"),
+    ("other", "Vale, perfecto"),
+    ("other", "Sorry, that message wasn't for you"),
+    ("other", "Vou pensar e depois te falo"),
+    ("other", "jajaja ok"),
 ]

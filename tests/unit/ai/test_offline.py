@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import pytest
 
 from adapters.ai.hashing import HashingEmbedder, hash_embed
+from adapters.ai.intent_rules import RULES, scores
 from adapters.ai.offline import OfflineProvider, classify_text, detect_language
-from tests.unit.ai.labelled import DEV, FRESH, HOLDOUT
+from tests.unit.ai.labelled import DEV, FRESH, FRESH_2, HOLDOUT
 from whatsapp_core.ai import (
     DEFAULT_INTENTS,
     KnowledgeHit,
@@ -32,20 +33,25 @@ def accuracy(labelled: list[tuple[str, str]]) -> float:
 
 def test_accuracy_on_the_labelled_sets() -> None:
     assert len(DEV) + len(HOLDOUT) + len(FRESH) >= 60
-    dev, holdout, fresh = accuracy(DEV), accuracy(HOLDOUT), accuracy(FRESH)
+    dev, holdout = accuracy(DEV), accuracy(HOLDOUT)
+    fresh, fresh_2 = accuracy(FRESH), accuracy(FRESH_2)
     print(
         f"\noffline intent accuracy: tuned set {dev:.1%} of {len(DEV)}, "
         f"contaminated hold-out {holdout:.1%} of {len(HOLDOUT)}, "
-        f"fresh set {fresh:.1%} of {len(FRESH)} (the honest figure)"
+        f"fresh set {fresh:.1%} of {len(FRESH)}, "
+        f"second fresh set {fresh_2:.1%} of {len(FRESH_2)} (the honest figures)"
     )
-    # Floors at what the rules reach today (measured: 100 %, 100 %, 43.8 %).
-    assert dev >= 0.95
-    assert holdout >= 0.95
-    assert fresh >= 0.40
+    # Floors just under what the rules reach today. Measured with rules-v2: 100 % (91),
+    # 100 % (48), 45.8 % (48), 65.2 % (46); before it (rules-v1): 100 % (78), 100 %,
+    # 43.8 %, 65.2 %.
+    assert dev >= 0.98
+    assert holdout >= 0.97
+    assert fresh >= 0.45
+    assert fresh_2 >= 0.65
 
 
 def test_every_language_and_intent_is_covered_by_the_labelled_sets() -> None:
-    labels = {label for label, _ in DEV + FRESH}
+    labels = {label for label, _ in DEV + FRESH + FRESH_2}
     assert labels == set(DEFAULT_INTENTS)
     languages = {detect_language(text) for _, text in DEV}
     assert languages == {"en", "pt", "es"}
@@ -59,6 +65,41 @@ def test_confidence_grows_with_evidence_and_margin() -> None:
     assert 0.5 < mixed.confidence < clear.confidence <= 0.95
     assert (nothing.intent, nothing.confidence) == ("other", 0.3)
     assert clear.provider == "offline"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My parcel arrived damaged",
+        "Meu pedido chegou quebrado",
+        "Mi paquete llegó roto",
+        "They delivered the wrong item",
+        # Every order_status rule fires here, and the fault still wins.
+        "Where is my order #4521? Tracking says delivered but it arrived broken",
+    ],
+)
+def test_a_faulty_item_is_a_complaint_even_though_it_arrived(text: str) -> None:
+    assert classify_text(text, DEFAULT_INTENTS).intent == "complaint"
+
+
+def test_a_fault_on_arrival_outweighs_all_the_order_tracking_vocabulary() -> None:
+    most_order_status_can_score = sum(weight for _, weight in RULES["order_status"])
+    found = scores("Where is my order #4521? Tracking says delivered but it arrived broken")
+    assert found["order_status"] == most_order_status_can_score
+    assert found["complaint"] > most_order_status_can_score
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Has my parcel arrived?",
+        "When will it be delivered?",
+        "Minha encomenda já chegou?",
+        "¿Cuándo llega mi pedido? Ya lo pagué",
+    ],
+)
+def test_a_delivery_question_without_a_fault_is_order_status(text: str) -> None:
+    assert classify_text(text, DEFAULT_INTENTS).intent == "order_status"
 
 
 def test_only_the_tenants_intents_are_answered() -> None:
