@@ -26,6 +26,20 @@ def embedded_pg() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def pgvector_pg() -> Iterator[str]:
+    """Admin URL of a PostgreSQL 18 whose pgvector (0.8.1) runs on any x86-64 CPU, for the
+    vector search path; the embedded server's own build needs AVX-512."""
+    base = Path(tempfile.mkdtemp(prefix="wa-tests-pgvector-"))
+    url = databases.portable_pgvector(base / "data")
+    if url is None:
+        pytest.skip("the portable pgvector server is not installed (scripts/services.sh)")
+    databases.run_sync(databases.prepare_template(url))
+    yield url
+    databases.portable_pgvector(base / "data", "stop")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def machine_pg() -> str:
     """Admin URL of the machine's PostgreSQL 15 (no pgvector)."""
     url = databases.MACHINE_PG_URL

@@ -13,6 +13,8 @@ from tests.support.databases import fresh_database
 from whatsapp_core.ports import UnitOfWorkFactory
 
 BACKENDS = ["memory", "embedded_pg", "machine_pg"]
+# The vector suites add a PostgreSQL whose pgvector runs on this CPU (tests/conftest.py).
+VECTOR_BACKENDS = [*BACKENDS, "pgvector_pg"]
 
 
 @pytest.fixture(params=BACKENDS)

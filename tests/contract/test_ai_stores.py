@@ -1,6 +1,7 @@
 """AI store contracts: knowledge base, message embeddings and token usage behave the same
 on the memory twin and on every PostgreSQL: with pgvector (HNSW cosine search) where it is
-installed and this CPU can run it, and with the exact ``real[]`` scan of migration 0018
+installed and this CPU can run it - always on ``pgvector_pg``, a pgvector built for any
+x86-64 CPU - and with the exact ``real[]`` scan of migration 0018
 elsewhere - the machine's PostgreSQL 15 (no pgvector), and the embedded server on a CPU
 without AVX-512 (its bundled pgvector would crash there; see
 ``adapters.postgres.vector_support``). Each backend says which it has, checked below."""
@@ -16,13 +17,17 @@ from msgspec.structs import replace
 
 from adapters.postgres.ai import Search, SqlaEmbeddingStore
 from adapters.postgres.vector_support import cpu_lacks_avx512
+from tests.contract.conftest import VECTOR_BACKENDS
 from whatsapp_core.ai import AiUsage, KnowledgeSnippet
 from whatsapp_core.domain.model import Contact, Conversation, Direction, Message
 from whatsapp_core.domain.tenants import Tenant, new_tenant
 from whatsapp_core.errors import InvalidInput, NotFound
 from whatsapp_core.ports import UnitOfWorkFactory
 
-pytestmark = pytest.mark.contract
+pytestmark = [
+    pytest.mark.contract,
+    pytest.mark.parametrize("uow_factory", VECTOR_BACKENDS, indirect=True),
+]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DIM = 384
 
@@ -33,6 +38,8 @@ def expected_search(request: pytest.FixtureRequest) -> Search | None:
     backend = request.node.callspec.params["uow_factory"]
     if backend == "embedded_pg":
         return Search.EXACT if cpu_lacks_avx512() else Search.PGVECTOR_ITERATIVE
+    if backend == "pgvector_pg":
+        return Search.PGVECTOR_ITERATIVE
     return Search.EXACT if backend == "machine_pg" else None
 
 

@@ -47,7 +47,7 @@ RLS_TABLES = {
 PLATFORM_TABLES = {"tenants", "users", "api_keys", "refresh_tokens", "invitations"}
 
 
-@pytest.fixture(params=["embedded_pg", "machine_pg"])
+@pytest.fixture(params=["embedded_pg", "machine_pg", "pgvector_pg"])
 async def empty_engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
     """An engine on a brand-new database that no migration has touched."""
     admin_url = request.getfixturevalue(request.param)

