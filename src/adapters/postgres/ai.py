@@ -10,8 +10,9 @@ Each engine is checked once for the kind of ``embedding`` column it has
   crowd the nearest candidates.
 - ``real[]`` (no pgvector, or one this CPU cannot run): vectors are stored unit-length and
   searched by an exact scan that sums the products in SQL, over the tenant's newest
-  ``EXACT_SCAN_ROWS`` rows (about 45 microseconds a row on the dev machine: 0.2 s for a
-  full window). Same contract, same scores; slower, and bounded.
+  ``EXACT_SCAN_ROWS`` rows (about 30 microseconds a row on the dev machine: 0.15 s for a
+  full window, where HNSW answers in 1-2 ms; ``bench/ai_search.py``). Same contract, same
+  scores; slower, and bounded.
 
 A database not yet migrated to 0018 may have neither; anything that needs a vector then
 raises a clear ``UpstreamUnavailable``.
