@@ -102,6 +102,33 @@ def parse_decode(out: str) -> dict[str, Any]:
     return figures
 
 
+def parse_ws_latency(out: str) -> dict[str, Any]:
+    head = find(
+        rf"^ws latency: (\d+) inbound messages .*?, {NUMBER}/s offered .*?, (\d+) inbox WebSockets",
+        out,
+    )
+    row = (
+        rf"\s+(\d+) samples\s+p50\s+{NUMBER} ms\s+p95\s+{NUMBER} ms\s+p99\s+{NUMBER} ms"
+        rf"\s+max\s+{NUMBER} ms"
+    )
+    ws = find(rf"^\s+ws delivery{row}", out)
+    ack = find(rf"^\s+webhook ack{row}", out)
+    missed = find(r"missed (\d+)/(\d+) events", out)
+    return {
+        "messages": int(head[1]),
+        "rate": num(head[2]),
+        "sockets": int(head[3]),
+        "ws_p50_ms": num(ws[2]),
+        "ws_p95_ms": num(ws[3]),
+        "ws_p99_ms": num(ws[4]),
+        "ws_max_ms": num(ws[5]),
+        "ack_p50_ms": num(ack[2]),
+        "ack_p99_ms": num(ack[4]),
+        "missed": int(missed[1]),
+        "expected": int(missed[2]),
+    }
+
+
 def parse_ingest_db(out: str) -> dict[str, Any]:
     return {
         "ours_msgs_per_s": num(find(rf"^\s+ours .*?{NUMBER} msgs/s", out)[1]),
@@ -218,6 +245,13 @@ BENCHES = [
         parse_inbox_query,
     ),
     Bench(
+        "ws_latency",
+        "ws_latency.py",
+        ["--messages", "300"],
+        ["--messages", "1200"],
+        parse_ws_latency,
+    ),
+    Bench(
         "outbound", "outbound.py", ["--messages", "1000"], ["--messages", "10000"], parse_outbound
     ),
     Bench("api_rss", "api_rss.py", ["--tenants", "1000"], ["--tenants", "1000"], parse_api_rss),
@@ -237,7 +271,7 @@ GOALS = {
     7: ("RSS of the API process with 1k tenants", "< 250 MB"),
 }
 BENCH_OF = {1: "webhook_ingest", 2: "webhook_ingest", 3: "outbound", 4: "inbox_query",
-            5: "decode", 7: "api_rss"}  # fmt: skip
+            5: "decode", 6: "ws_latency", 7: "api_rss"}  # fmt: skip
 
 
 def judge(number: int, f: dict[str, Any]) -> tuple[str, str]:
@@ -280,6 +314,15 @@ def judge(number: int, f: dict[str, Any]) -> tuple[str, str]:
             f"{f['list_p95_ms']:.2f} ms, thread p50 {f['thread_p50_ms']:.2f} / p95 "
             f"{f['thread_p95_ms']:.2f} ms (each a whole unit of work); one caller alone: "
             f"p95 list {f['list_alone_p95_ms']:.2f}, thread {f['thread_alone_p95_ms']:.2f} ms"
+        )
+    if number == 6:
+        ok = f["ws_p99_ms"] < 200 and f["missed"] == 0
+        return _met(ok), (
+            f"{f['messages']:,} webhooks at {f['rate']:g}/s (open loop) to {f['sockets']} inbox "
+            f"sockets: POST -> WebSocket event p50 {f['ws_p50_ms']:.1f} / p99 "
+            f"{f['ws_p99_ms']:.1f} / max {f['ws_max_ms']:.1f} ms, {f['missed']}/{f['expected']} "
+            f"events missed; the same webhooks' ack alone p50 {f['ack_p50_ms']:.1f} / p99 "
+            f"{f['ack_p99_ms']:.1f} ms"
         )
     if number == 5 and "ours_vs_pywa" in f:
         weakest = min(f["ours_vs_pywa"], f["ours_vs_pywa_single"])
