@@ -51,6 +51,14 @@ def serve(
     reload: Annotated[
         bool, typer.Option(help="development: restart when a file under src/ changes")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="jobs in flight at once in the in-process worker, not in production "
+            "(default 4: each one slows the API it shares a loop with)",
+        ),
+    ] = None,
 ) -> None:
     """Run the API, inbox and workers in one process."""
     import uvicorn
@@ -94,9 +102,9 @@ def serve(
             worker_task = None
             if settings.profile != "production" and runtime.gateway is not None:
                 # One process runs everything in development: the jobs run here too.
-                from entrypoints.worker.runner import build_worker
+                from entrypoints.worker.runner import IN_PROCESS_JOBS, build_worker
 
-                worker = build_worker(runtime, runtime.gateway)
+                worker = build_worker(runtime, runtime.gateway, concurrency=jobs or IN_PROCESS_JOBS)
                 worker_task = asyncio.create_task(worker.run(), name="in-process-worker")
             try:
                 await uvicorn.Server(config).serve()
