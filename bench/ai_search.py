@@ -540,7 +540,7 @@ async def prepared_runs(uow: SqlaUnitOfWorkFactory, kind: str) -> str:
     this pool's one connection) with a generic plan and with a custom one."""
     table = "message_embeddings" if kind == "messages" else "knowledge_snippets"
     async with uow() as u:
-        row = (await u.connection.execute(PREPARED, {"table": f"%FROM {table}%"})).one()
+        row = (await (await u.connection()).execute(PREPARED, {"table": f"%FROM {table}%"})).one()
     return f"{row[0]} generic / {row[1]} custom"
 
 
@@ -591,7 +591,7 @@ async def plans(
     out = []
     async with uow() as u:
         await u.scope_to(tenant_id)
-        conn = (await u.connection.get_raw_connection()).driver_connection
+        conn = (await (await u.connection()).get_raw_connection()).driver_connection
         assert conn is not None
         if search is Search.PGVECTOR_ITERATIVE:
             await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
@@ -624,7 +624,7 @@ async def run_server(name: str, admin_url: str, data: Data, ref: Reference) -> R
         async with uow() as u:
             search = await u.embeddings.search()
             pgvector = (
-                await u.connection.exec_driver_sql(
+                await (await u.connection()).exec_driver_sql(
                     "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
                 )
             ).scalar()

@@ -150,7 +150,7 @@ async def explain(engine: AsyncEngine, label: str, call: Call) -> None:
     statement, params = captured[-1]
     async with uow() as u:
         await u.scope_to(TENANT)
-        plan = await u.connection.exec_driver_sql(
+        plan = await (await u.connection()).exec_driver_sql(
             "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params
         )
         print(f"\nEXPLAIN {label}:")

@@ -76,14 +76,16 @@ async def test_unfiltered_select_sees_only_the_scoped_tenant(
     a, b = await seed(uow_factory, "alpha", 3), await seed(uow_factory, "beta", 2)
     async with uow_factory() as uow:
         await uow.scope_to(a.id)
-        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 3
-        tenants = await uow.connection.execute(sa.text("SELECT DISTINCT tenant_id FROM messages"))
+        assert (await (await uow.connection()).execute(COUNT_MESSAGES)).scalar_one() == 3
+        tenants = await (await uow.connection()).execute(
+            sa.text("SELECT DISTINCT tenant_id FROM messages")
+        )
         assert tenants.scalars().all() == [a.id]
         # A store call for another tenant switches the scope; raw SQL follows it.
         assert await uow.contacts.search(b.id) != []
-        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 2
+        assert (await (await uow.connection()).execute(COUNT_MESSAGES)).scalar_one() == 2
         await uow.conversations.list(a.id)
-        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 3
+        assert (await (await uow.connection()).execute(COUNT_MESSAGES)).scalar_one() == 3
 
 
 async def test_without_a_scope_no_tenant_row_is_visible(
@@ -92,7 +94,7 @@ async def test_without_a_scope_no_tenant_row_is_visible(
     a = await seed(uow_factory, "alpha", 3)
     async with uow_factory() as uow:
         for table in ("messages", "conversations", "contacts", "outbox", "audit_log"):
-            count = await uow.connection.execute(sa.text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+            count = await (await uow.connection()).execute(sa.text(f"SELECT count(*) FROM {table}"))  # noqa: S608
             assert count.scalar_one() == 0, table
         # The tenants table is no tenant's: webhooks find their tenant before any scope.
         assert await uow.tenants.by_phone_number_id("none") is None
@@ -111,13 +113,15 @@ async def test_a_row_for_another_tenant_is_refused_as_a_domain_error(
         await uow.scope_to(a.id)
         with pytest.raises(Forbidden, match="row-level security"):
             async with translated_errors():
-                await uow.connection.execute(insert_for_b, {"id": uuid.uuid4(), "tenant_id": b.id})
+                await (await uow.connection()).execute(
+                    insert_for_b, {"id": uuid.uuid4(), "tenant_id": b.id}
+                )
     async with uow_factory() as uow:
         await uow.scope_to(a.id)
         move_to_b = sa.text("UPDATE contacts SET tenant_id = :b")
         with pytest.raises(Forbidden, match="row-level security"):
             async with translated_errors():
-                await uow.connection.execute(move_to_b, {"b": b.id})
+                await (await uow.connection()).execute(move_to_b, {"b": b.id})
     async with uow_factory() as uow:
         assert [c.name for c in await uow.contacts.search(b.id)] == ["beta"]
         assert [c.name for c in await uow.contacts.search(a.id)] == ["alpha"]
@@ -132,11 +136,13 @@ async def test_work_after_a_commit_stays_behind_the_wall(
         await uow.commit()
         # A new transaction: role and scope are set again by the next store call.
         assert await uow.conversations.list(b.id) != []
-        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 2
+        assert (await (await uow.connection()).execute(COUNT_MESSAGES)).scalar_one() == 2
         await uow.contacts.add(
             Contact(id=uuid.uuid4(), tenant_id=a.id, name="later", created_at=T0, updated_at=T0)
         )
         await uow.commit()
+        # Raw SQL first thing in a new transaction: the role is set, no tenant is.
+        assert (await (await uow.connection()).execute(COUNT_MESSAGES)).scalar_one() == 0
     async with uow_factory() as uow:
         assert len(await uow.contacts.search(a.id)) == 2
 
@@ -150,7 +156,7 @@ async def test_the_wall_can_be_lowered_only_on_purpose(
     await seed(uow_factory, "beta", 2)
     unguarded = SqlaUnitOfWorkFactory(engine, enforce_rls=False)
     async with unguarded() as uow:
-        assert (await uow.connection.execute(COUNT_MESSAGES)).scalar_one() == 5
+        assert (await (await uow.connection()).execute(COUNT_MESSAGES)).scalar_one() == 5
 
 
 async def test_a_pool_with_no_connection_free_is_a_storage_error_not_a_crash(

@@ -3,8 +3,10 @@
 Migration 0003 gives every tenant table a policy that only shows and accepts rows whose
 ``tenant_id`` equals the transaction-local setting ``app.tenant_id``. The unit of work
 runs each transaction as the role ``wa_app`` so that even a superuser or owner login is
-subject to it, and stores call :meth:`TenantScope.enter` before each statement; the
-setting is only sent when it changes, so a single-tenant use case pays one round trip.
+subject to it, and stores call :meth:`TenantScope.enter` before each statement (every
+statement of a unit of work goes through it): the role and the tenant go together in
+the transaction's first statement, and the tenant again only when it changes, so a
+single-tenant use case pays one round trip for both.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 APP_ROLE = "wa_app"
 _SET_APP_ROLE = sa.text(f"SET LOCAL ROLE {APP_ROLE}")
 _SET_TENANT = sa.text("SELECT set_config('app.tenant_id', :tenant_id, true)")
+# Both in one round trip (``set_config('role', …, true)`` is ``SET LOCAL ROLE``).
+_SET_APP_ROLE_AND_TENANT = sa.text(
+    f"SELECT set_config('role', '{APP_ROLE}', true), set_config('app.tenant_id', :tenant_id, true)"
+)
 
 
 class TenantScope:
@@ -33,14 +39,19 @@ class TenantScope:
     async def enter(self, tenant_id: uuid.UUID | None) -> None:
         """Make sure the role is set and, unless ``tenant_id`` is ``None`` (a table without
         RLS), that the transaction is scoped to that tenant."""
-        if self._role_pending:
-            await self._conn.execute(_SET_APP_ROLE)
-            self._role_pending = False
         if tenant_id is None or tenant_id == self.current:
+            if self._role_pending:
+                await self._conn.execute(_SET_APP_ROLE)
+                self._role_pending = False
             return
         # Forget the old scope first: if the statement fails, the next call must resend.
         self.current = None
-        await self._conn.execute(_SET_TENANT, {"tenant_id": str(tenant_id)})
+        params = {"tenant_id": str(tenant_id)}
+        if self._role_pending:
+            await self._conn.execute(_SET_APP_ROLE_AND_TENANT, params)
+            self._role_pending = False
+        else:
+            await self._conn.execute(_SET_TENANT, params)
         self.current = tenant_id
 
     def transaction_ended(self) -> None:

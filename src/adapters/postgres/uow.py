@@ -57,8 +57,9 @@ class SqlaUnitOfWork:
             conn = self._conn = await self._engine.connect()
             scope = self._scope = TenantScope(conn, enforce_rls=self._enforce_rls)
             try:
+                # The role is set with the first statement (TenantScope.enter), which
+                # every store statement goes through.
                 await conn.begin()
-                await scope.enter(None)  # SET LOCAL ROLE wa_app, before anything else
             except BaseException:
                 self._conn = self._scope = None
                 await conn.close()
@@ -117,11 +118,13 @@ class SqlaUnitOfWork:
         # Statements after a commit run in a new transaction: role and scope are set again.
         self._scope.transaction_ended()
 
-    @property
-    def connection(self) -> AsyncConnection:
-        """The transaction's connection, for raw SQL (tests, reports) under the same RLS."""
-        if self._conn is None:
+    async def connection(self) -> AsyncConnection:
+        """The transaction's connection, for raw SQL (tests, reports) under the same RLS:
+        the role is set first, so raw SQL that forgets its tenant sees no tenant's rows."""
+        if self._conn is None or self._scope is None:
             raise RuntimeError("connection outside 'async with'")
+        async with translated_errors():
+            await self._scope.enter(None)
         return self._conn
 
     async def scope_to(self, tenant_id: uuid.UUID) -> None:
