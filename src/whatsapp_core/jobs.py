@@ -23,7 +23,7 @@ import enum
 import math
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -266,6 +266,13 @@ class OutboxRelay(Protocol):
         ...
 
     async def mark_done(self, job: JobRecord, *, now: datetime, outcome: str) -> bool: ...
+
+    async def mark_done_many(
+        self, done: Sequence[tuple[JobRecord, str]], *, now: datetime
+    ) -> list[bool]:
+        """``mark_done`` for each ``(job, outcome)`` at once (one transaction where the
+        store has them); one answer per item, in order."""
+        ...
 
     async def schedule_retry(self, job: JobRecord, *, at: datetime, error: str) -> bool:
         """Back to ``pending``, claimable from ``at``; keeps the attempt count."""

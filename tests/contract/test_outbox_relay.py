@@ -158,6 +158,29 @@ async def test_an_expired_lease_gives_the_job_back_and_fences_the_old_claim(
     assert not await relay.mark_done(again, now=later, outcome="twice")
 
 
+async def test_many_jobs_are_marked_done_at_once_each_fenced_by_its_claim(
+    backend: Backend,
+) -> None:
+    t = await tenant(backend)
+    await enqueue(backend, t, 4)
+    relay = backend.new_relay()
+    now = T0 + timedelta(seconds=1)  # all four due
+    first, second, third, fourth = await relay.claim(4, now=now, lease=LEASE)
+    later = now + LEASE + timedelta(seconds=1)
+    (again,) = await backend.new_relay().claim(1, now=later, lease=LEASE)
+    assert again.id == first.id  # its lease expired and another relay took it
+    done = [(second, "sent"), (first, "stale"), (third, "already_sent")]
+    assert await relay.mark_done_many(done, now=later) == [True, False, True]
+    assert await relay.mark_done_many([], now=later) == []
+    jobs = {j.id: j for j in await relay.list_jobs()}
+    assert (jobs[second.id].state, jobs[second.id].outcome) == (JobState.DONE, "sent")
+    assert (jobs[third.id].outcome, jobs[third.id].finished_at) == ("already_sent", later)
+    assert jobs[third.id].locked_until is None
+    assert jobs[fourth.id].state is JobState.RUNNING  # not in the batch
+    assert (jobs[first.id].state, jobs[first.id].attempts) == (JobState.RUNNING, 2)
+    assert await relay.mark_done_many([(second, "twice")], now=later) == [False]
+
+
 async def test_a_retry_waits_for_its_available_time_and_keeps_the_attempt_count(
     backend: Backend,
 ) -> None:

@@ -14,6 +14,7 @@ from adapters.memory.jobs import MemoryOutboxRelay, MemoryRateLimiter
 from entrypoints.bootstrap import build_runtime
 from entrypoints.settings import load_settings
 from entrypoints.worker import Worker, build_worker
+from entrypoints.worker.runner import FinishedJobs
 from tests.unit.services.harness import Harness
 from whatsapp_core.domain.model import OutboxJob
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient, SendReceipt
@@ -310,3 +311,54 @@ async def test_memory_outbox_rows_written_by_a_use_case_are_pending_jobs(h: Harn
     counts = await relay.count_by_state(tenant_id=h.t.id)
     assert counts == {JobState.PENDING: 1 + inbound_jobs(h)}
     assert isinstance(next(iter(h.uow.db.state.outbox.values())), OutboxJob)
+
+
+class GatedRelay(MemoryOutboxRelay):
+    """Each batch write waits until the test opens the gate; records every batch."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.gate = asyncio.Event()
+        self.batches: list[list[str]] = []
+        self.fail_with: Exception | None = None
+
+    async def mark_done_many(self, done, *, now):  # type: ignore[no-untyped-def]
+        self.batches.append([outcome for _, outcome in done])
+        await self.gate.wait()
+        if self.fail_with is not None:
+            raise self.fail_with
+        return await super().mark_done_many(done, now=now)
+
+
+async def test_jobs_finishing_while_a_batch_is_written_share_the_next_one(h: Harness) -> None:
+    for n in range(5):
+        await reply(h, f"reply {n}")
+    relay = GatedRelay(h.uow.db)
+    claimed = await relay.claim(5, now=h.clock.now(), lease=LEASE)
+    finished = FinishedJobs(relay, h.clock)
+    tasks = [asyncio.create_task(finished.done(job, f"sent {n}")) for n, job in enumerate(claimed)]
+    await asyncio.sleep(0)  # the first writes at once, alone; the others wait for it
+    assert relay.batches == [["sent 0"]]
+    relay.gate.set()
+    assert await asyncio.gather(*tasks) == [True] * 5
+    assert relay.batches == [["sent 0"], ["sent 1", "sent 2", "sent 3", "sent 4"]]
+    assert finished.batches == 2
+    ids = {job.id for job in claimed}
+    assert {j.state for j in await relay.list_jobs() if j.id in ids} == {JobState.DONE}
+    assert await finished.done(claimed[0], "again") is False  # fenced, as mark_done is
+
+
+async def test_a_failed_batch_write_reaches_every_job_in_it(h: Harness) -> None:
+    for n in range(3):
+        await reply(h, f"reply {n}")
+    relay = GatedRelay(h.uow.db)
+    claimed = await relay.claim(3, now=h.clock.now(), lease=LEASE)
+    finished = FinishedJobs(relay, h.clock)
+    tasks = [asyncio.create_task(finished.done(job, "sent")) for job in claimed]
+    await asyncio.sleep(0)
+    relay.fail_with = Conflict("database gone")
+    relay.gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [type(r) for r in results] == [Conflict] * 3
+    relay.fail_with = None  # the next finished job writes again
+    assert await finished.done(claimed[0], "sent") is True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from msgspec.structs import replace
@@ -65,6 +65,11 @@ class MemoryOutboxRelay:
                 r, state=JobState.DONE, finished_at=now, locked_until=None, outcome=outcome
             ),
         )
+
+    async def mark_done_many(
+        self, done: Sequence[tuple[JobRecord, str]], *, now: datetime
+    ) -> list[bool]:
+        return [await self.mark_done(job, now=now, outcome=outcome) for job, outcome in done]
 
     async def schedule_retry(self, job: JobRecord, *, at: datetime, error: str) -> bool:
         return await self._fenced(

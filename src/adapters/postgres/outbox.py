@@ -14,7 +14,7 @@ leaves its rows ``running``; once the lease passes they are due again.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,17 @@ RELAY_ROLE = "wa_relay"
 _t = tables.outbox
 _COLUMNS = [_t.c[name] for name in JobRecord.__struct_fields__]
 _due_at = sa.func.coalesce(_t.c.available_at, _t.c.created_at)
+
+
+# Each finished job by (id, attempts): the attempt fences it as in ``_fenced``.
+_MARK_DONE_MANY = sa.text(
+    "UPDATE outbox SET state = 'done', finished_at = :now, outcome = f.outcome,"
+    " locked_until = NULL"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:attempts AS int[]), CAST(:outcomes AS text[]))"
+    " AS f(id, attempts, outcome)"
+    " WHERE outbox.id = f.id AND outbox.state = 'running' AND outbox.attempts = f.attempts"
+    " RETURNING outbox.id"
+)
 
 
 def job_record(row: sa.Row[Any]) -> JobRecord:
@@ -99,6 +110,21 @@ class SqlaOutboxRelay:
 
     async def mark_done(self, job: JobRecord, *, now: datetime, outcome: str) -> bool:
         return await self._fenced(job, state=JobState.DONE.value, finished_at=now, outcome=outcome)
+
+    async def mark_done_many(
+        self, done: Sequence[tuple[JobRecord, str]], *, now: datetime
+    ) -> list[bool]:
+        if not done:
+            return []
+        params = {
+            "ids": [job.id for job, _ in done],
+            "attempts": [job.attempts for job, _ in done],
+            "outcomes": [outcome for _, outcome in done],
+            "now": now,
+        }
+        async with self._tx() as conn:
+            marked = set((await conn.execute(_MARK_DONE_MANY, params)).scalars())
+        return [job.id in marked for job, _ in done]
 
     async def schedule_retry(self, job: JobRecord, *, at: datetime, error: str) -> bool:
         return await self._fenced(

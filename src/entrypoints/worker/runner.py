@@ -90,6 +90,7 @@ class Worker:
         self.stop_grace = stop_grace
         self.stats: Counter[str] = Counter()
         self._stopping = asyncio.Event()
+        self._finished = FinishedJobs(relay, clock)
         self._in_flight: set[asyncio.Task[None]] = set()
 
     # -- running -------------------------------------------------------------------
@@ -231,7 +232,7 @@ class Worker:
 
     async def _done(self, job: JobRecord, outcome: str) -> None:
         self.stats["done"] += 1
-        if not await self.relay.mark_done(job, now=self.clock.now(), outcome=outcome):
+        if not await self._finished.done(job, outcome):
             log.warning("job.lease_lost", outcome=outcome)
         else:
             log.debug("job.done", outcome=outcome)
@@ -240,6 +241,59 @@ class Worker:
         self.stats["dead"] += 1
         log.error("job.dead", error=error)
         await self.relay.mark_dead(job, now=self.clock.now(), error=error)
+
+
+class FinishedJobs:
+    """Group commit of finished jobs. A job that finishes while the previous batch is
+    being written joins the next batch, so under load many jobs cost one transaction
+    (``mark_done_many``) instead of one each; a job finishing alone is written at once.
+    The job whose call found no batch in progress writes batches until none is left."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, relay: OutboxRelay, clock: Clock) -> None:
+        self._relay = relay
+        self._clock = clock
+        self._waiting: list[tuple[JobRecord, str, asyncio.Future[bool]]] = []
+        self._writing = False
+        self.batches = 0  # transactions written (for tests and stats)
+
+    async def done(self, job: JobRecord, outcome: str) -> bool:
+        """Whether the job was marked done (False: its lease was lost to a newer claim)."""
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, outcome, answer))
+        if not self._writing:
+            self._writing = True
+            try:
+                await self._write_all()
+            except Exception:  # noqa: S110 - every waiting answer, this one's too, carries it
+                pass
+            finally:
+                self._writing = False
+        return await answer
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.MAX_BATCH]
+            del self._waiting[: self.MAX_BATCH]
+            try:
+                marked = await self._relay.mark_done_many(
+                    [(job, outcome) for job, outcome, _ in batch], now=self._clock.now()
+                )
+            except BaseException as exc:
+                # Every job waiting here hears of it (as its own mark_done would raise).
+                stranded, self._waiting = batch + self._waiting, []
+                for _, _, answer in stranded:
+                    if answer.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        answer.set_exception(exc)
+                    else:
+                        answer.cancel()
+                raise
+            self.batches += 1
+            for (_, _, answer), ok in zip(batch, marked, strict=True):
+                answer.set_result(ok)
 
 
 def build_worker(runtime: Runtime, gateway: WhatsAppGateway, **options: Any) -> Worker:
