@@ -41,6 +41,7 @@ from adapters.embedded.postgres import EmbeddedPostgres
 from adapters.postgres.engine import create_engine, with_database
 from adapters.postgres.migrate import upgrade
 from adapters.postgres.uow import SqlaUnitOfWork, SqlaUnitOfWorkFactory
+from entrypoints.bootstrap import freeze_startup_heap
 from whatsapp_core.domain.model import ConversationStatus
 
 CALLERS = 20
@@ -175,6 +176,7 @@ async def main(messages: int, conversations: int) -> None:
                 f"embedded PostgreSQL {version}"
             )
             await seed(url, messages, conversations)
+            freeze_startup_heap()  # as `wa serve` does once started
             uow = SqlaUnitOfWorkFactory(engine)
             async with uow() as u:
                 listed = await u.conversations.list(TENANT, limit=1000)

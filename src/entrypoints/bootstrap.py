@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import secrets as secrets_module
 from collections import Counter
@@ -129,6 +130,16 @@ class Runtime:
             else:
                 report[probe.name] = "ok"
         return report
+
+
+def freeze_startup_heap() -> None:
+    """Call once a long-running process (``wa serve``, ``wa worker``) has started: the
+    objects alive then (modules, SQLAlchemy's statement caches, the app) live as long as
+    the process, yet every full garbage collection walks them all. Moving them out of
+    the collector's reach (``gc.freeze``) removed ~40 ms pauses that made the inbox's
+    p95 under 20 concurrent callers 45-49 ms instead of 10-14 ms (bench/inbox_query.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from entrypoints.bootstrap import Runtime, StartupError, build_runtime
+from entrypoints.bootstrap import Runtime, StartupError, build_runtime, freeze_startup_heap
 from entrypoints.cli.admin import apikey_app, export_app, user_app
 from entrypoints.cli.common import (
     JsonOpt,
@@ -106,6 +106,7 @@ def serve(
 
                 worker = build_worker(runtime, runtime.gateway, concurrency=jobs or IN_PROCESS_JOBS)
                 worker_task = asyncio.create_task(worker.run(), name="in-process-worker")
+            freeze_startup_heap()
             try:
                 await uvicorn.Server(config).serve()
             finally:
@@ -177,6 +178,7 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, jobs.stop)
         typer.echo(f"wa: worker running ({settings.profile} profile, concurrency {concurrency})")
+        freeze_startup_heap()
         await jobs.run()
 
     run_with_runtime(settings, work)

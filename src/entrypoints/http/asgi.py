@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 
-from entrypoints.bootstrap import build_runtime
+from entrypoints.bootstrap import build_runtime, freeze_startup_heap
 from entrypoints.http.app import create_app
 from entrypoints.settings import SettingsError, load_settings
 
@@ -27,6 +27,7 @@ def create() -> Litestar:
     @contextlib.asynccontextmanager
     async def in_process_worker(_: Litestar) -> AsyncIterator[None]:
         # Runs after create_app's own lifespan has started the runtime.
+        freeze_startup_heap()
         if runtime.settings.profile == "production" or runtime.gateway is None:
             yield
             return
