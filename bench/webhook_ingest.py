@@ -261,19 +261,24 @@ async def run_load(url: str, secret: str, args: argparse.Namespace) -> list[Phas
     return [first, again, floor, hooks]
 
 
+def embedded_env(tmp: str, data: Path, secret: str) -> dict[str, str]:
+    """The environment of a `wa` subprocess on the embedded default, data under ``tmp``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
+    return env | {
+        "WA_PROFILE": "embedded",
+        "WA_DATA_DIR": str(data),
+        "WA_META_APP_SECRET": secret,
+        "WA_META_VERIFY_TOKEN": secrets.token_urlsafe(16),
+        "WA_LOG_LEVEL": "WARNING",
+        "XDG_RUNTIME_DIR": tmp,
+    }
+
+
 def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
         data = Path(tmp) / "data"
         secret = secrets.token_urlsafe(32)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
-        env |= {
-            "WA_PROFILE": "embedded",
-            "WA_DATA_DIR": str(data),
-            "WA_META_APP_SECRET": secret,
-            "WA_META_VERIFY_TOKEN": secrets.token_urlsafe(16),
-            "WA_LOG_LEVEL": "WARNING",
-            "XDG_RUNTIME_DIR": tmp,
-        }
+        env = embedded_env(tmp, data, secret)
         created = subprocess.run(
             [WA, "tenant", "create", "--slug", "bench", "--phone-number-id", PNID,
              "--waba-id", WABA],

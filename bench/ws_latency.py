@@ -288,15 +288,7 @@ def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="wa-bench-") as tmp:
         data = Path(tmp) / "data"
         secret = secrets.token_urlsafe(32)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WA_")}
-        env |= {
-            "WA_PROFILE": "embedded",
-            "WA_DATA_DIR": str(data),
-            "WA_META_APP_SECRET": secret,
-            "WA_META_VERIFY_TOKEN": secrets.token_urlsafe(16),
-            "WA_LOG_LEVEL": "WARNING",
-            "XDG_RUNTIME_DIR": tmp,
-        }
+        env = webhook_ingest.embedded_env(tmp, data, secret)
         port, log = webhook_ingest.free_port(), Path(tmp) / "serve.log"
         url = f"http://127.0.0.1:{port}"
         with log.open("wb") as out:
