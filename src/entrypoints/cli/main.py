@@ -54,9 +54,8 @@ def serve(
     jobs: Annotated[
         int | None,
         typer.Option(
-            min=1,
             help="jobs in flight at once in the in-process worker, not in production "
-            "(default 4: each one slows the API it shares a loop with)",
+            "(WA_SERVE_JOBS, default 4: each one slows the API it shares a loop with)",
         ),
     ] = None,
 ) -> None:
@@ -67,7 +66,7 @@ def serve(
     from entrypoints.logging import configure_logging
     from entrypoints.observability import configure_sentry
 
-    settings = settings_or_exit(host=host, port=port, profile=profile)
+    settings = settings_or_exit(host=host, port=port, profile=profile, serve_jobs=jobs)
     configure_logging(settings.log_level, settings.log_format)
     configure_sentry(settings)
     ensure_port_free(settings.host, settings.port)
@@ -102,9 +101,9 @@ def serve(
             worker_task = None
             if settings.profile != "production" and runtime.gateway is not None:
                 # One process runs everything in development: the jobs run here too.
-                from entrypoints.worker.runner import IN_PROCESS_JOBS, build_worker
+                from entrypoints.worker.runner import build_worker
 
-                worker = build_worker(runtime, runtime.gateway, concurrency=jobs or IN_PROCESS_JOBS)
+                worker = build_worker(runtime, runtime.gateway, concurrency=settings.serve_jobs)
                 worker_task = asyncio.create_task(worker.run(), name="in-process-worker")
             freeze_startup_heap()
             try:

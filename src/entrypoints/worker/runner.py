@@ -43,12 +43,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("worker")
 
-# The in-process worker (``wa serve`` outside production) shares the API's event loop:
-# every job in flight adds its steps to the queue each API await waits behind. Measured
-# (bench/ws_latency.py, 20 webhooks/s, 2 cores): 16 jobs in flight -> webhook ack
-# p50 16.7 / p99 112 ms; 4 -> p50 7.0 / p99 48 ms. A separate ``wa worker`` keeps 16.
-IN_PROCESS_JOBS = 4
-
 
 class Worker:
     def __init__(
