@@ -220,6 +220,9 @@ def test_with_auto_suggest_on_a_new_message_brings_its_suggestion(
     page = new_page(browser, server)
     open_conversation(page, name)
     expect(page.locator("#live")).to_have_text("Live")
+    # "Hello!" classified first: with auto-suggest still off, it brings no suggestion
+    # (its job running after the switch would, and race the one below).
+    expect(page.locator(".msg.in .chip-intent")).to_have_count(1)
     with ai_settings(server, auto_suggest=True):
         customer_writes(server, phone, name, "Where is my order #7781?")
         # Pushed as ai.suggested over the WebSocket: nobody pressed the suggest button.
