@@ -64,11 +64,11 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.support
 
+from inbox_query import last_select  # bench/ is the script's own directory
 from tests.support.databases import MACHINE_PG_URL, portable_pgvector, reachable, start_embedded
 
 from adapters.ai.hashing import HashingEmbedder, hash_embed
@@ -572,22 +572,10 @@ async def plans(
     """The store's exact statement, prepared as asyncpg prepares it, explained with a
     custom plan (what the first runs get) and a generic one (what PostgreSQL may switch
     to after five runs of the same prepared statement)."""
-    captured: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
-            captured.append((statement, params))
-
     uow = SqlaUnitOfWorkFactory(engine)
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
-    try:
-        async with uow() as u:
-            search = await u.embeddings.search()
-            captured.clear()
-            await call(u)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
-    statement, params = captured[-1]
+    async with uow() as u:
+        search = await u.embeddings.search()
+    statement, params = await last_select(engine, call)
     out = []
     async with uow() as u:
         await u.scope_to(tenant_id)

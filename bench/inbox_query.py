@@ -133,22 +133,28 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {cuts[49]:6.2f} ms   p95 {cuts[94]:6.2f} ms   p99 {cuts[98]:6.2f} ms"
 
 
-async def explain(engine: AsyncEngine, label: str, call: Call) -> None:
-    """Capture the exact SQL the store sends, then EXPLAIN ANALYZE it the same way."""
+async def last_select(engine: AsyncEngine, call: Call) -> tuple[str, Any]:
+    """The last SELECT ``call`` sends in a unit of work, and its parameters, exactly as
+    the store sends them (the role and tenant settings left out)."""
     captured: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
             captured.append((statement, params))
 
-    uow = SqlaUnitOfWorkFactory(engine)
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
-        async with uow() as u:
+        async with SqlaUnitOfWorkFactory(engine)() as u:
             await call(u)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
-    statement, params = captured[-1]
+    return captured[-1]
+
+
+async def explain(engine: AsyncEngine, label: str, call: Call) -> None:
+    """Capture the exact SQL the store sends, then EXPLAIN ANALYZE it the same way."""
+    statement, params = await last_select(engine, call)
+    uow = SqlaUnitOfWorkFactory(engine)
     async with uow() as u:
         await u.scope_to(TENANT)
         plan = await (await u.connection()).exec_driver_sql(
