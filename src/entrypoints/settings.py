@@ -57,6 +57,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # production. It shares the API's event loop: every job in flight lengthens each
     # API await (bench/ws_latency.py at 20 webhooks/s: 16 -> ack p99 112 ms, 4 -> 48 ms).
     serve_jobs: int = 4
+    # How jobs reach workers: "taskiq" - a relay moves due outbox rows to a taskiq broker
+    # (taskiq-redis in production, taskiq's in-process broker otherwise); "outbox" -
+    # workers claim rows straight from the outbox table, no broker between.
+    jobs_broker: Literal["taskiq", "outbox"] = "taskiq"
 
     @property
     def data_path(self) -> Path:

@@ -274,6 +274,20 @@ class OutboxRelay(Protocol):
         store has them); one answer per item, in order."""
         ...
 
+    async def renew_many(
+        self, jobs: Sequence[JobRecord], *, now: datetime, lease: timedelta
+    ) -> list[bool]:
+        """Each job's lease runs again from ``now`` where its claim still holds it (a
+        worker starting a job that waited in a broker's queue); ``False`` for a job
+        whose lease was lost to a newer claim or that is no longer running."""
+        ...
+
+    async def release(self, job: JobRecord) -> bool:
+        """Undo a claim that never reached a worker (the broker refused it): back to
+        ``pending`` as it was, the attempt not counted. The next claim then has the same
+        attempt number, so release only a claim nothing else holds."""
+        ...
+
     async def schedule_retry(self, job: JobRecord, *, at: datetime, error: str) -> bool:
         """Back to ``pending``, claimable from ``at``; keeps the attempt count."""
         ...

@@ -181,6 +181,48 @@ async def test_many_jobs_are_marked_done_at_once_each_fenced_by_its_claim(
     assert await relay.mark_done_many([(second, "twice")], now=later) == [False]
 
 
+async def test_a_lease_is_renewed_only_for_the_claim_that_still_holds_it(
+    backend: Backend,
+) -> None:
+    """A job that waited in a broker's queue: its worker renews the lease on start; a
+    copy from an older claim (its lease expired, another relay took the job) cannot."""
+    t = await tenant(backend)
+    await enqueue(backend, t, 3)
+    relay = backend.new_relay()
+    now = T0 + timedelta(seconds=1)
+    first, second, third = await relay.claim(3, now=now, lease=LEASE)
+    later = now + LEASE + timedelta(seconds=1)
+    (again,) = await backend.new_relay().claim(1, now=later, lease=LEASE)
+    assert again.id == first.id
+    assert await relay.mark_done(third, now=now, outcome="sent")
+
+    start = now + timedelta(seconds=20)
+    renewed = await relay.renew_many([first, second, third, again], now=start, lease=LEASE)
+    assert renewed == [False, True, False, True]  # stale claim, held, done, held
+    assert await relay.renew_many([], now=start, lease=LEASE) == []
+    jobs = {j.id: j for j in await relay.list_jobs()}
+    assert jobs[second.id].locked_until == start + LEASE
+    assert jobs[first.id].locked_until == start + LEASE  # the newer claim's
+    # The renewed lease holds: not claimable where the first lease would have expired.
+    assert await relay.claim(5, now=now + LEASE + timedelta(seconds=2), lease=LEASE) == []
+
+
+async def test_a_released_claim_is_due_again_and_its_attempt_not_counted(
+    backend: Backend,
+) -> None:
+    t = await tenant(backend)
+    await enqueue(backend, t)
+    relay = backend.new_relay()
+    (job,) = await relay.claim(1, now=T0, lease=LEASE)
+    assert job.attempts == 1
+    assert await relay.release(job)
+    assert not await relay.release(job)  # no longer running under that claim
+    (pending,) = await relay.list_jobs(JobState.PENDING)
+    assert (pending.attempts, pending.locked_until) == (0, None)
+    (again,) = await relay.claim(1, now=T0, lease=LEASE)  # at once, not after the lease
+    assert (again.id, again.attempts) == (job.id, 1)
+
+
 async def test_a_retry_waits_for_its_available_time_and_keeps_the_attempt_count(
     backend: Backend,
 ) -> None:

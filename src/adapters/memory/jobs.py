@@ -71,6 +71,20 @@ class MemoryOutboxRelay:
     ) -> list[bool]:
         return [await self.mark_done(job, now=now, outcome=outcome) for job, outcome in done]
 
+    async def renew_many(
+        self, jobs: Sequence[JobRecord], *, now: datetime, lease: timedelta
+    ) -> list[bool]:
+        until = now + lease
+        return [await self._fenced(job, lambda r: replace(r, locked_until=until)) for job in jobs]
+
+    async def release(self, job: JobRecord) -> bool:
+        return await self._fenced(
+            job,
+            lambda r: replace(
+                r, state=JobState.PENDING, attempts=r.attempts - 1, locked_until=None
+            ),
+        )
+
     async def schedule_retry(self, job: JobRecord, *, at: datetime, error: str) -> bool:
         return await self._fenced(
             job,

@@ -46,6 +46,15 @@ _MARK_DONE_MANY = sa.text(
 )
 
 
+# Each job by (id, attempts), fenced the same way; its lease runs again.
+_RENEW_MANY = sa.text(
+    "UPDATE outbox SET locked_until = :until"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:attempts AS int[])) AS f(id, attempts)"
+    " WHERE outbox.id = f.id AND outbox.state = 'running' AND outbox.attempts = f.attempts"
+    " RETURNING outbox.id, outbox.attempts"
+)
+
+
 def job_record(row: sa.Row[Any]) -> JobRecord:
     # Column keys are SQLAlchemy ``quoted_name`` (a str subclass msgspec does not take).
     return msgspec.convert({str(k): v for k, v in row._mapping.items()}, JobRecord)
@@ -125,6 +134,23 @@ class SqlaOutboxRelay:
         async with self._tx() as conn:
             marked = set((await conn.execute(_MARK_DONE_MANY, params)).scalars())
         return [job.id in marked for job, _ in done]
+
+    async def renew_many(
+        self, jobs: Sequence[JobRecord], *, now: datetime, lease: timedelta
+    ) -> list[bool]:
+        if not jobs:
+            return []
+        params = {
+            "ids": [job.id for job in jobs],
+            "attempts": [job.attempts for job in jobs],
+            "until": now + lease,
+        }
+        async with self._tx() as conn:
+            renewed = {(i, n) for i, n in (await conn.execute(_RENEW_MANY, params)).all()}
+        return [(job.id, job.attempts) in renewed for job in jobs]
+
+    async def release(self, job: JobRecord) -> bool:
+        return await self._fenced(job, state=JobState.PENDING.value, attempts=_t.c.attempts - 1)
 
     async def schedule_retry(self, job: JobRecord, *, at: datetime, error: str) -> bool:
         return await self._fenced(

@@ -101,9 +101,9 @@ def serve(
             worker_task = None
             if settings.profile != "production" and runtime.gateway is not None:
                 # One process runs everything in development: the jobs run here too.
-                from entrypoints.worker.runner import build_worker
+                from entrypoints.worker.runner import build_jobs
 
-                worker = build_worker(runtime, runtime.gateway, concurrency=settings.serve_jobs)
+                worker = build_jobs(runtime, runtime.gateway, concurrency=settings.serve_jobs)
                 worker_task = asyncio.create_task(worker.run(), name="in-process-worker")
             freeze_startup_heap()
             try:
@@ -163,7 +163,7 @@ def worker(
 
     from entrypoints.logging import configure_logging
     from entrypoints.observability import configure_sentry
-    from entrypoints.worker.runner import build_worker
+    from entrypoints.worker.runner import build_jobs
 
     settings = settings_or_exit(profile=profile)
     configure_logging(settings.log_level, settings.log_format)
@@ -172,11 +172,14 @@ def worker(
     async def work(runtime: Runtime) -> None:
         if runtime.gateway is None:
             fail("no WhatsApp gateway: set WA_META_ACCESS_TOKEN (production) to send", 2)
-        jobs = build_worker(runtime, runtime.gateway, concurrency=concurrency)
+        jobs = build_jobs(runtime, runtime.gateway, concurrency=concurrency)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, jobs.stop)
-        typer.echo(f"wa: worker running ({settings.profile} profile, concurrency {concurrency})")
+        typer.echo(
+            f"wa: worker running ({settings.profile} profile, concurrency {concurrency}, "
+            f"jobs via {settings.jobs_broker})"
+        )
         freeze_startup_heap()
         await jobs.run()
 

@@ -31,9 +31,9 @@ def create() -> Litestar:
         if runtime.settings.profile == "production" or runtime.gateway is None:
             yield
             return
-        from entrypoints.worker.runner import build_worker
+        from entrypoints.worker.runner import build_jobs
 
-        worker = build_worker(runtime, runtime.gateway, concurrency=runtime.settings.serve_jobs)
+        worker = build_jobs(runtime, runtime.gateway, concurrency=runtime.settings.serve_jobs)
         task = asyncio.create_task(worker.run(), name="in-process-worker")
         try:
             yield

@@ -1,8 +1,10 @@
 """The worker: claim due outbox jobs, run each kind's handler, record what happened.
 
-The outbox table is the queue (no broker in between): a job becomes visible to workers
-when the use case's transaction commits, and stays in the table until it is done or
-dead, so nothing is lost if a worker, Redis or the network fails in between.
+A job becomes visible to workers when the use case's transaction commits, and stays
+in the outbox table until it is done or dead, so nothing is lost if a worker, Redis or
+the network fails in between. ``Worker`` claims rows and runs them itself (the
+``outbox`` transport, and the CLI harness); ``entrypoints.worker.broker`` puts taskiq
+between the claim and the run, and reuses ``Worker.handle`` for each job.
 
 One ``Worker`` keeps at most ``concurrency`` jobs in flight and claims only as many
 as it has free slots, so claimed jobs do not wait (lease ticking) behind others.
@@ -13,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import structlog
 
@@ -40,8 +42,11 @@ from whatsapp_core.services.context import CURRENT_CORRELATION_ID
 
 if TYPE_CHECKING:
     from entrypoints.bootstrap import Runtime
+    from entrypoints.worker.broker import BrokerJobs
 
 log = structlog.get_logger("worker")
+ItemT = TypeVar("ItemT")
+AnswerT = TypeVar("AnswerT")
 
 
 class Worker:
@@ -104,7 +109,7 @@ class Worker:
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                     continue
-                jobs = await self._claim(free)
+                jobs = await self.claim(free)
                 for job in jobs:
                     self._spawn(job)
                 if len(jobs) < free:  # nothing more is due right now
@@ -119,7 +124,7 @@ class Worker:
 
     async def run_once(self, limit: int | None = None) -> int:
         """Claim one batch, handle it completely; the number of jobs handled."""
-        jobs = await self._claim(limit or self.concurrency)
+        jobs = await self.claim(limit or self.concurrency)
         await asyncio.gather(*(self.handle(job) for job in jobs))
         return len(jobs)
 
@@ -135,7 +140,9 @@ class Worker:
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _claim(self, limit: int) -> list[JobRecord]:
+    async def claim(self, limit: int) -> list[JobRecord]:
+        """Up to ``limit`` due jobs, now claimed by this worker (none while the outbox
+        cannot be reached)."""
         try:
             jobs = await self.relay.claim(limit, now=self.clock.now(), lease=self.lease)
         except UpstreamUnavailable as exc:
@@ -237,25 +244,23 @@ class Worker:
         await self.relay.mark_dead(job, now=self.clock.now(), error=error)
 
 
-class FinishedJobs:
-    """Group commit of finished jobs. A job that finishes while the previous batch is
-    being written joins the next batch, so under load many jobs cost one transaction
-    (``mark_done_many``) instead of one each; a job finishing alone is written at once.
-    The job whose call found no batch in progress writes batches until none is left."""
+class GroupCommit(Generic[ItemT, AnswerT]):
+    """Writes batched by arrival: an item that comes while the previous batch is being
+    written joins the next batch, so under load many items cost one transaction
+    instead of one each; an item arriving alone is written at once. The caller whose
+    item found no batch in progress writes batches until none is left."""
 
     MAX_BATCH = 64
 
-    def __init__(self, relay: OutboxRelay, clock: Clock) -> None:
-        self._relay = relay
-        self._clock = clock
-        self._waiting: list[tuple[JobRecord, str, asyncio.Future[bool]]] = []
+    def __init__(self, write: Callable[[list[ItemT]], Awaitable[Sequence[AnswerT]]]) -> None:
+        self._write = write  # one answer per item, in order
+        self._waiting: list[tuple[ItemT, asyncio.Future[AnswerT]]] = []
         self._writing = False
         self.batches = 0  # transactions written (for tests and stats)
 
-    async def done(self, job: JobRecord, outcome: str) -> bool:
-        """Whether the job was marked done (False: its lease was lost to a newer claim)."""
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((job, outcome, answer))
+    async def submit(self, item: ItemT) -> AnswerT:
+        answer: asyncio.Future[AnswerT] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, answer))
         if not self._writing:
             self._writing = True
             try:
@@ -271,13 +276,11 @@ class FinishedJobs:
             batch = self._waiting[: self.MAX_BATCH]
             del self._waiting[: self.MAX_BATCH]
             try:
-                marked = await self._relay.mark_done_many(
-                    [(job, outcome) for job, outcome, _ in batch], now=self._clock.now()
-                )
+                answers = await self._write([item for item, _ in batch])
             except BaseException as exc:
-                # Every job waiting here hears of it (as its own mark_done would raise).
+                # Every item waiting here hears of it (as its own write would raise).
                 stranded, self._waiting = batch + self._waiting, []
-                for _, _, answer in stranded:
+                for _, answer in stranded:
                     if answer.done():
                         continue
                     if isinstance(exc, Exception):
@@ -286,8 +289,19 @@ class FinishedJobs:
                         answer.cancel()
                 raise
             self.batches += 1
-            for (_, _, answer), ok in zip(batch, marked, strict=True):
-                answer.set_result(ok)
+            for (_, answer), result in zip(batch, answers, strict=True):
+                answer.set_result(result)
+
+
+class FinishedJobs(GroupCommit[tuple[JobRecord, str], bool]):
+    """Finished jobs marked done in group commits (``mark_done_many``)."""
+
+    def __init__(self, relay: OutboxRelay, clock: Clock) -> None:
+        super().__init__(lambda done: relay.mark_done_many(done, now=clock.now()))
+
+    async def done(self, job: JobRecord, outcome: str) -> bool:
+        """Whether the job was marked done (False: its lease was lost to a newer claim)."""
+        return await self.submit((job, outcome))
 
 
 def build_worker(runtime: Runtime, gateway: WhatsAppGateway, **options: Any) -> Worker:
@@ -355,3 +369,23 @@ def build_worker(runtime: Runtime, gateway: WhatsAppGateway, **options: Any) -> 
         clock=runtime.clock,
         **options,
     )
+
+
+def build_jobs(runtime: Runtime, gateway: WhatsAppGateway, **options: Any) -> Worker | BrokerJobs:
+    """What ``wa worker`` and the in-process jobs of ``wa serve`` run, per
+    ``WA_JOBS_BROKER``: a ``Worker`` over the outbox (``outbox``), or the same worker
+    behind taskiq (``taskiq``): Redis in production, in this process otherwise."""
+    worker = build_worker(runtime, gateway, **options)
+    if runtime.settings.jobs_broker == "outbox":
+        return worker
+    from entrypoints.worker.broker import BrokerJobs
+
+    if runtime.settings.profile == "production":
+        from adapters.redis.job_queue import RedisJobBroker
+
+        assert runtime.settings.redis_url is not None  # settings require it in production
+        queue = RedisJobBroker(runtime.settings.redis_url)
+        return BrokerJobs(worker, queue, backlog=queue.backlog)
+    from taskiq import InMemoryBroker
+
+    return BrokerJobs(worker, InMemoryBroker(cast_types=False))

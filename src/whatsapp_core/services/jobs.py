@@ -3,10 +3,11 @@ things a person does about a dead one: retry it (queued again, attempts from zer
 discard it. Managers and admins only (``job.read`` / ``job.manage``); both actions are
 audited with the job as it was.
 
-Why not taskiq-dashboard (or any broker dashboard): our queue is the outbox table
+Why not taskiq-dashboard (or any broker dashboard): the jobs' truth is the outbox table
 (``whatsapp_core.jobs``), written in the same transaction as the data a job is about and
-claimed by the relay under a lease; no broker holds the jobs, so a broker's dashboard
-would show nothing of them. The monitor must also be tenant-scoped (row-level security),
+claimed by the relay under a lease; taskiq only carries a claimed job to a worker for a
+moment, so a broker's dashboard would show a few messages in passing, never the
+retrying, dead or finished jobs. The monitor must also be tenant-scoped (row-level security),
 role-checked and audited like every other use case, which a separate dashboard is not.
 """
 
