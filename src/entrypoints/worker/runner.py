@@ -381,10 +381,13 @@ def build_jobs(runtime: Runtime, gateway: WhatsAppGateway, **options: Any) -> Wo
     from entrypoints.worker.broker import BrokerJobs
 
     if runtime.settings.profile == "production":
+        from adapters.redis.idempotency import namespace_for
         from adapters.redis.job_queue import RedisJobBroker
 
         assert runtime.settings.redis_url is not None  # settings require it in production
-        queue = RedisJobBroker(runtime.settings.redis_url)
+        # One queue per database: deployments sharing a Redis never take each other's jobs.
+        queue_name = namespace_for(runtime.database_url, "wa:jobs:").rstrip(":")
+        queue = RedisJobBroker(runtime.settings.redis_url, queue_name=queue_name)
         return BrokerJobs(worker, queue, backlog=queue.backlog)
     from taskiq import InMemoryBroker
 
