@@ -64,6 +64,7 @@ class BrokerJobs:
         self.broker = broker
         self.stats = worker.stats
         self._backlog = backlog
+        self._in_process = backlog is None
         self.queue_limit = queue_limit or worker.concurrency
         self._renewals: GroupCommit[JobRecord, bool] | None = None
         if backlog is not None:
@@ -137,7 +138,7 @@ class BrokerJobs:
                 await self._pause(self.worker.poll_interval)
 
     async def _room(self) -> int | None:
-        if self._backlog is None:
+        if self._backlog is None:  # in process
             return self.concurrency - self._in_flight
         try:
             waiting = await self._backlog()
@@ -154,11 +155,13 @@ class BrokerJobs:
 
     async def _dispatch(self, jobs: list[JobRecord]) -> None:
         for i, job in enumerate(jobs):
-            self._in_flight += self._backlog is None
+            if self._in_process:
+                self._in_flight += 1  # before the task can start (and finish)
             try:
                 await self._task.kiq(msgspec.json.encode(job).decode())
             except Exception as exc:  # the broker refused: keep the rest back
-                self._in_flight -= self._backlog is None
+                if self._in_process:
+                    self._in_flight -= 1
                 await self._release(jobs[i:], exc)
                 await self._pause(OUTAGE_PAUSE_S)
                 return
@@ -175,7 +178,7 @@ class BrokerJobs:
                 log.warning("jobs.release_failed", job_id=str(job.id), error=str(err))
 
     async def _wait_for_room(self) -> None:
-        if self._backlog is None:
+        if self._in_process:
             self._finished_one.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._finished_one.wait(), self.worker.poll_interval)
@@ -199,7 +202,7 @@ class BrokerJobs:
                 record = renewed
             await self.worker.handle(record)
         finally:
-            if self._backlog is None:
+            if self._in_process:
                 self._in_flight -= 1
                 self._finished_one.set()
 
