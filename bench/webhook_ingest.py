@@ -28,7 +28,10 @@ requests in flight at once, and times in one run:
   closed loop hides a slow server by sending less). Latency counts from the scheduled
   time, so time spent waiting in this client counts too. Side by side, in the same
   run: ``GET /api/health`` at the same rate, the floor of the HTTP stack (uvicorn,
-  middleware, this client) without verification, decoding or the database.
+  middleware, this client) without verification, decoding or the database;
+* API alone: the same open loop (new webhooks) against a second ``wa serve`` on the
+  same data with ``WA_SERVE_JOBS=0``: no in-process worker, as production runs its API
+  processes (the jobs wait in the outbox for ``wa worker``).
 
 The load generator, the server, its workers (AI classification of every message) and
 PostgreSQL share the machine's cores. Figures are printed, never asserted.
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -47,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -237,13 +241,22 @@ async def run_load(url: str, secret: str, args: argparse.Namespace) -> list[Phas
         again = await send_all(http, secret, payloads, args.concurrency)
     if not args.rate:
         return [first, again]
+    floor, hooks = await run_open_loops(url, secret, args, "open", health=True)
+    return [first, again, hooks, floor]
+
+
+async def run_open_loops(
+    url: str, secret: str, args: argparse.Namespace, prefix: str, *, health: bool
+) -> list[Phase]:
+    """``GET /api/health`` (if ``health``), then new signed 1-message webhooks, each at
+    ``args.rate``/s for ``args.seconds`` s."""
     count = int(args.rate * args.seconds)
-    singles = bodies(count, 1, args.contacts, "open")
+    singles = bodies(count, 1, args.contacts, prefix)
     # Open loop: as many connections as requests outstanding (no client-side queue).
     unbounded = httpx.Limits(max_connections=None, max_keepalive_connections=256)
     async with httpx.AsyncClient(base_url=url, limits=unbounded, timeout=60) as http:
 
-        async def health(i: int) -> int:
+        async def get_health(i: int) -> int:
             return (await http.get("/api/health")).status_code
 
         async def webhook(i: int) -> int:
@@ -256,9 +269,8 @@ async def run_load(url: str, secret: str, args: argparse.Namespace) -> list[Phas
                 await http.post("/api/webhooks/whatsapp", content=body, headers=headers)
             ).status_code
 
-        floor = await open_loop(http, args.rate, count, health)
-        hooks = await open_loop(http, args.rate, count, webhook)
-    return [first, again, floor, hooks]
+        floor = [await open_loop(http, args.rate, count, get_health)] if health else []
+        return [*floor, await open_loop(http, args.rate, count, webhook)]
 
 
 def embedded_env(tmp: str, data: Path, secret: str) -> dict[str, str]:
@@ -286,24 +298,44 @@ def main(args: argparse.Namespace) -> None:
         )  # fmt: skip
         if created.returncode != 0:
             sys.exit(f"wa tenant create failed: {created.stderr}")
-        port, log = free_port(), Path(tmp) / "serve.log"
-        url = f"http://127.0.0.1:{port}"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [WA, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_ready(url, proc, log)
+        log = Path(tmp) / "serve.log"
+        with serving(env, log) as url:
             phases = asyncio.run(run_load(url, secret, args))
-        finally:
-            # SIGINT, not SIGTERM: uvicorn re-raises a SIGTERM after its graceful
-            # shutdown, which kills `wa serve` before it stops its embedded PostgreSQL.
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
-        if any(code >= 500 or code < 0 for phase in phases for code in phase.statuses):
-            errors = [line for line in log.read_text().splitlines() if "error" in line.lower()]
-            print("server errors (serve.log):", *errors[-20:], sep="\n  ")
+        show_errors(log, phases)
+        if args.rate:
+            # The API process alone, as production runs it (jobs wait in the outbox for
+            # `wa worker` processes): the same open loop on a server without a worker.
+            alone, log = env | {"WA_SERVE_JOBS": "0"}, Path(tmp) / "serve-alone.log"
+            with serving(alone, log) as url:
+                extra = asyncio.run(run_open_loops(url, secret, args, "alone", health=False))
+            show_errors(log, extra)
+            phases += extra
         asyncio.run(finish(args, data, phases))
+
+
+def show_errors(log: Path, phases: list[Phase]) -> None:
+    if any(code >= 500 or code < 0 for phase in phases for code in phase.statuses):
+        errors = [line for line in log.read_text().splitlines() if "error" in line.lower()]
+        print(f"server errors ({log.name}):", *errors[-20:], sep="\n  ")
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], log: Path) -> Iterator[str]:
+    """``wa serve`` on a free port with ``env``: its URL once ready."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [WA, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_ready(url, proc, log)
+        yield url
+    finally:
+        # SIGINT, not SIGTERM: uvicorn re-raises a SIGTERM after its graceful
+        # shutdown, which kills `wa serve` before it stops its embedded PostgreSQL.
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
 
 
 def report_open(name: str, phase: Phase, rate: float, what: str) -> None:
@@ -335,9 +367,17 @@ async def finish(args: argparse.Namespace, data: Path, phases: list[Phase]) -> N
     )
     report("first", first, args.messages)
     report("redelivery", again, args.messages)
-    if len(phases) == 4:
-        report_open("open loop", phases[3], args.rate, "signed webhooks of 1 message, new")
-        report_open("floor", phases[2], args.rate, "GET /api/health, same rate, same server")
+    if len(phases) == 5:
+        one_process, floor, alone = phases[2:]
+        report_open("open loop", one_process, args.rate, "signed webhooks of 1 message, new")
+        report_open("floor", floor, args.rate, "GET /api/health, same rate, same server")
+        report_open(
+            "API alone",
+            alone,
+            args.rate,
+            "the same webhooks, wa serve with WA_SERVE_JOBS=0: no in-process worker, "
+            "as production's API processes",
+        )
     n = args.messages
     print(
         f"  core        {n / core_s:8.0f} msgs/s  ({core_s:.2f} s)  ingest_webhook + "

@@ -35,7 +35,7 @@ def test_values_come_from_the_environment_and_are_typed() -> None:
         ({"WA_PROFILE": "staging"}, "WA_PROFILE must be one of memory, embedded, production"),
         ({"WA_PORT": "eighty"}, "WA_PORT: expected `int`"),
         ({"WA_PORT": "70000"}, "WA_PORT must be between 1 and 65535"),
-        ({"WA_SERVE_JOBS": "0"}, "WA_SERVE_JOBS must be at least 1"),
+        ({"WA_SERVE_JOBS": "-1"}, "WA_SERVE_JOBS must be 0 or more"),
         ({"WA_LOG_FORMAT": "xml"}, "WA_LOG_FORMAT"),
         ({"WA_LOG_LEVEL": "LOUD"}, "WA_LOG_LEVEL"),
         (

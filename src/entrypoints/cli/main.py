@@ -55,7 +55,8 @@ def serve(
         int | None,
         typer.Option(
             help="jobs in flight at once in the in-process worker, not in production "
-            "(WA_SERVE_JOBS, default 4: each one slows the API it shares a loop with)",
+            "(WA_SERVE_JOBS, default 4: each one slows the API it shares a loop with; "
+            "0: none, run `wa worker` beside it)",
         ),
     ] = None,
 ) -> None:
@@ -99,7 +100,9 @@ def serve(
                 lifespan="on",
             )
             worker_task = None
-            if settings.profile != "production" and runtime.gateway is not None:
+            if settings.profile == "production" or settings.serve_jobs == 0:
+                typer.echo("wa: jobs wait in the outbox for `wa worker` (none run here)")
+            elif runtime.gateway is not None:
                 # One process runs everything in development: the jobs run here too.
                 from entrypoints.worker.runner import build_jobs
 

@@ -28,7 +28,8 @@ def create() -> Litestar:
     async def in_process_worker(_: Litestar) -> AsyncIterator[None]:
         # Runs after create_app's own lifespan has started the runtime.
         freeze_startup_heap()
-        if runtime.settings.profile == "production" or runtime.gateway is None:
+        settings = runtime.settings
+        if settings.profile == "production" or settings.serve_jobs == 0 or runtime.gateway is None:
             yield
             return
         from entrypoints.worker.runner import build_jobs

@@ -4,14 +4,16 @@ For every message: contact (BSUID first), conversation (reopened if resolved), t
 24 h window moved, the message stored once per wamid, and outbox jobs for AI, automation
 and media. For every status: the message's status only moves forward; a status for an
 unknown wamid is kept and applied when the wamid becomes known. Template updates move
-the template's state. Real-time events go out after commit.
+the template's state. Real-time events go out after commit. Several batches can go in
+one transaction (``ingest_webhooks``), each with its own report.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from msgspec.structs import replace
 
@@ -50,79 +52,129 @@ async def ingest_webhook(
 ) -> IngestReport:
     """Apply the whole batch or nothing. A concurrent redelivery of the same batch can
     race us on a new contact or conversation; the loser retries and finds them."""
+    (report,) = await ingest_webhooks(svc, [batch], correlation_ids=[correlation_id])
+    return report
+
+
+async def ingest_webhooks(
+    svc: Services,
+    batches: Sequence[WebhookBatch],
+    *,
+    correlation_ids: Sequence[str | None] | None = None,
+) -> list[IngestReport]:
+    """Apply several batches in ONE transaction, all of them or none: a report per batch,
+    and each batch's jobs carry its own correlation id.
+
+    The batches are applied as one: identity changes first, then every tenant's
+    messages set-based (one set of round trips for all of them), then statuses, then
+    template updates. For batches that arrived concurrently that is as good an order as
+    any; a caller that needs one batch's failure not to fail the others (see
+    ``inbound_coalesce``) retries them one by one."""
+    ids = list(correlation_ids) if correlation_ids is not None else [None] * len(batches)
+    if len(ids) != len(batches):
+        raise ValueError("one correlation id (or None) per batch")
     for attempt in range(_ATTEMPTS):
         try:
-            report, events = await _ingest_once(svc, batch, correlation_id)
+            reports, events = await _ingest_once(svc, batches, ids)
         except Conflict:
             if attempt == _ATTEMPTS - 1:
                 raise
             continue
         await svc.publish_all(events)
-        return report
+        return reports
     raise AssertionError("unreachable")
 
 
-class _Batch:
-    def __init__(self, svc: Services, uow: UnitOfWork, correlation_id: str | None) -> None:
+class _Work:
+    """The transaction's working state: a report and a correlation id per batch applied."""
+
+    def __init__(
+        self, svc: Services, uow: UnitOfWork, correlation_ids: Sequence[str | None]
+    ) -> None:
         self.svc = svc
         self.uow = uow
-        self.correlation_id = correlation_id
-        self.report = IngestReport()
+        self.correlation_ids = correlation_ids
+        self.reports = [IngestReport() for _ in correlation_ids]
         self.events: list[DomainEvent] = []
 
-    async def job(self, tenant_id: uuid.UUID, kind: str, payload: dict[str, Any]) -> None:
-        await self.svc.enqueue(self.uow, tenant_id, kind, payload, self.correlation_id)
+    async def job(
+        self, origin: int, tenant_id: uuid.UUID, kind: str, payload: dict[str, Any]
+    ) -> None:
+        correlation_id = self.correlation_ids[origin]
+        await self.svc.enqueue(self.uow, tenant_id, kind, payload, correlation_id)
 
     def emit(self, kind: str, tenant_id: uuid.UUID, **payload: Any) -> None:
         self.events.append(self.svc.event(kind, tenant_id, **payload))
 
 
+class _Inbound(NamedTuple):
+    origin: int  # index of the batch it came in
+    message: InboundMessage
+
+
 async def _ingest_once(
-    svc: Services, batch: WebhookBatch, correlation_id: str | None
-) -> tuple[IngestReport, list[DomainEvent]]:
+    svc: Services, batches: Sequence[WebhookBatch], correlation_ids: Sequence[str | None]
+) -> tuple[list[IngestReport], list[DomainEvent]]:
     async with svc.uow() as uow:
-        work = _Batch(svc, uow, correlation_id)
-        for number in batch.numbers:
-            tenant = await uow.tenants.by_phone_number_id(number.phone_number_id)
-            if tenant is None:
-                work.report.unknown_numbers.append(number.phone_number_id)
-                continue
-            for change in number.identity_changes:
-                await _apply_identity_change(work, tenant, change)
-            if number.messages:
-                await _store_inbound(work, tenant, number.messages)
-            for status in number.statuses:
-                await _apply_status(work, tenant, status)
-        for update in batch.templates:
-            await _apply_template_update(work, update)
+        work = _Work(svc, uow, correlation_ids)
+        tenants: dict[str, Tenant | None] = {}
+        inbound: dict[uuid.UUID, tuple[Tenant, list[_Inbound]]] = {}
+        statuses: list[tuple[int, Tenant, StatusUpdate]] = []
+        for origin, batch in enumerate(batches):
+            for number in batch.numbers:
+                pnid = number.phone_number_id
+                if pnid not in tenants:
+                    tenants[pnid] = await uow.tenants.by_phone_number_id(pnid)
+                tenant = tenants[pnid]
+                if tenant is None:
+                    work.reports[origin].unknown_numbers.append(pnid)
+                    continue
+                for change in number.identity_changes:
+                    await _apply_identity_change(work, tenant, change)
+                if number.messages:
+                    _, items = inbound.setdefault(tenant.id, (tenant, []))
+                    items.extend(_Inbound(origin, m) for m in number.messages)
+                statuses.extend((origin, tenant, status) for status in number.statuses)
+        for tenant, items in inbound.values():
+            await _store_inbound(work, tenant, items)
+        for origin, tenant, status in statuses:
+            await _apply_status(work, origin, tenant, status)
+        for origin, batch in enumerate(batches):
+            for update in batch.templates:
+                await _apply_template_update(work, origin, update)
         await uow.commit()
-    return work.report, work.events
+    return work.reports, work.events
 
 
-async def _store_inbound(work: _Batch, tenant: Tenant, batch: list[InboundMessage]) -> None:
-    """Store a number's messages of one webhook with a constant number of round trips
-    for the batch: lookups and inserts are set-based, new contacts included."""
-    uow, svc, now = work.uow, work.svc, work.svc.clock.now()
-    unique: dict[str, InboundMessage] = {}
-    for inbound in sorted(batch, key=lambda m: m.sent_at):
-        unique.setdefault(inbound.wamid, inbound)
-    work.report.messages_duplicate += len(batch) - len(unique)
+async def _store_inbound(work: _Work, tenant: Tenant, batch: list[_Inbound]) -> None:
+    """Store a tenant's messages of one transaction with a constant number of round
+    trips: lookups and inserts are set-based, new contacts included."""
+    uow, svc, now, reports = work.uow, work.svc, work.svc.clock.now(), work.reports
+    unique: dict[str, _Inbound] = {}
+    for item in sorted(batch, key=lambda i: i.message.sent_at):
+        if unique.setdefault(item.message.wamid, item) is not item:
+            reports[item.origin].messages_duplicate += 1
     known = await uow.messages.existing_wamids(tenant.id, list(unique))
-    fresh = [m for m in unique.values() if m.wamid not in known]
-    work.report.messages_duplicate += len(known)
+    fresh: list[_Inbound] = []
+    for item in unique.values():
+        if item.message.wamid in known:
+            reports[item.origin].messages_duplicate += 1
+        else:
+            fresh.append(item)
     if not fresh:
         return
 
     resolver = ContactResolver(uow, svc.ids, tenant.id, now)
-    await resolver.prefetch(m.customer for m in fresh)
+    await resolver.prefetch(i.message.customer for i in fresh)
     contact_of: list[uuid.UUID] = []
-    for inbound in fresh:
+    for origin, inbound in fresh:
         contact, created = await resolver.resolve(inbound.customer)
         contact_of.append(contact.id)
         if created:
-            work.report.contacts_created += 1
+            reports[origin].contacts_created += 1
             work.emit("contact.created", tenant.id, contact_id=str(contact.id))
             await work.job(
+                origin,
                 tenant.id,
                 "n8n.trigger",
                 {"event": "contact.created", "contact_id": str(contact.id)},
@@ -131,7 +183,7 @@ async def _store_inbound(work: _Batch, tenant: Tenant, batch: list[InboundMessag
 
     conversations = await uow.conversations.for_contacts(tenant.id, sorted(set(contact_of)))
     before = dict(conversations)
-    for contact_id, inbound in zip(contact_of, fresh, strict=True):
+    for contact_id, (_, inbound) in zip(contact_of, fresh, strict=True):
         if contact_id not in conversations:
             conversations[contact_id] = Conversation(
                 id=svc.ids.new_id(),
@@ -156,15 +208,15 @@ async def _store_inbound(work: _Batch, tenant: Tenant, batch: list[InboundMessag
             created_at=inbound.sent_at,
             reply_to_wamid=inbound.reply_to_wamid,
         )
-        for contact_id, inbound in zip(contact_of, fresh, strict=True)
+        for contact_id, (_, inbound) in zip(contact_of, fresh, strict=True)
     ]
     inserted = await uow.messages.add_many(messages)
     changed: dict[uuid.UUID, Conversation] = {}
-    for message, inbound in zip(messages, fresh, strict=True):
+    for message, (origin, inbound) in zip(messages, fresh, strict=True):
         if message.id not in inserted:  # a concurrent delivery stored it first
-            work.report.messages_duplicate += 1
+            reports[origin].messages_duplicate += 1
             continue
-        work.report.messages_stored += 1
+        reports[origin].messages_stored += 1
         current = conversations[message.contact_id]
         opened = message.contact_id not in before and current.id not in changed
         opened = opened or current.status is ConversationStatus.RESOLVED
@@ -177,13 +229,14 @@ async def _store_inbound(work: _Batch, tenant: Tenant, batch: list[InboundMessag
             unread_count=current.unread_count + 1,
         )
         conversations[message.contact_id] = changed[current.id] = current
-        await _after_stored(work, tenant, message, inbound, current, opened=opened)
+        await _after_stored(work, origin, tenant, message, inbound, current, opened=opened)
     # New conversations were inserted as created; their counters move with the rest.
     await uow.conversations.update_activity(list(changed.values()))
 
 
 async def _after_stored(
-    work: _Batch,
+    work: _Work,
+    origin: int,
     tenant: Tenant,
     message: Message,
     inbound: InboundMessage,
@@ -192,14 +245,15 @@ async def _after_stored(
     opened: bool,
 ) -> None:
     ids = {"message_id": str(message.id), "conversation_id": str(conversation.id)}
-    await work.job(tenant.id, "ai.classify", ids)
-    await work.job(tenant.id, "n8n.trigger", {"event": "message.received", **ids})
+    await work.job(origin, tenant.id, "ai.classify", ids)
+    await work.job(origin, tenant.id, "n8n.trigger", {"event": "message.received", **ids})
     if inbound.media_id and inbound.type in MEDIA_TYPES:
-        await work.job(tenant.id, "media.fetch", {**ids, "media_id": inbound.media_id})
+        await work.job(origin, tenant.id, "media.fetch", {**ids, "media_id": inbound.media_id})
     if opened:
-        work.report.conversations_opened += 1
+        work.reports[origin].conversations_opened += 1
         work.emit("conversation.opened", tenant.id, conversation_id=str(conversation.id))
         await work.job(
+            origin,
             tenant.id,
             "n8n.trigger",
             {"event": "conversation.opened", "conversation_id": str(conversation.id)},
@@ -216,12 +270,12 @@ async def _after_stored(
     )
 
 
-async def _apply_status(work: _Batch, tenant: Tenant, update: StatusUpdate) -> None:
-    uow = work.uow
+async def _apply_status(work: _Work, origin: int, tenant: Tenant, update: StatusUpdate) -> None:
+    uow, report = work.uow, work.reports[origin]
     try:
         incoming = parse_meta_status(update.status)
     except DomainError:
-        work.report.statuses_stale += 1  # e.g. "deleted": nothing to move
+        report.statuses_stale += 1  # e.g. "deleted": nothing to move
         return
     message = await uow.messages.by_wamid(tenant.id, update.wamid)
     if message is None:
@@ -236,15 +290,15 @@ async def _apply_status(work: _Batch, tenant: Tenant, update: StatusUpdate) -> N
                 message_id=_our_message_id(update.callback_data),
             )
         )
-        work.report.statuses_pending += 1
+        report.statuses_pending += 1
         return
     changed = await apply_status(
         work.svc, uow, message, incoming, update.at, update.error_code, update.error_text
     )
     if changed is None:
-        work.report.statuses_stale += 1
+        report.statuses_stale += 1
         return
-    work.report.statuses_applied += 1
+    report.statuses_applied += 1
     work.emit(
         "message.status",
         tenant.id,
@@ -255,6 +309,7 @@ async def _apply_status(work: _Batch, tenant: Tenant, update: StatusUpdate) -> N
         error_text=changed.error_text,
     )
     await work.job(
+        origin,
         tenant.id,
         "n8n.trigger",
         {"event": "message.status", "message_id": str(changed.id), "status": str(changed.status)},
@@ -315,7 +370,7 @@ async def apply_status(
     return updated
 
 
-async def _apply_identity_change(work: _Batch, tenant: Tenant, change: IdentityChange) -> None:
+async def _apply_identity_change(work: _Work, tenant: Tenant, change: IdentityChange) -> None:
     if not change.previous_bsuid or not change.new_bsuid:
         return
     uow = work.uow
@@ -331,7 +386,7 @@ async def _apply_identity_change(work: _Batch, tenant: Tenant, change: IdentityC
     )
 
 
-async def _apply_template_update(work: _Batch, update: TemplateUpdate) -> None:
+async def _apply_template_update(work: _Work, origin: int, update: TemplateUpdate) -> None:
     uow = work.uow
     applied = False
     for tenant in await uow.tenants.by_waba_id(update.waba_id):
@@ -352,9 +407,11 @@ async def _apply_template_update(work: _Batch, update: TemplateUpdate) -> None:
         )
         await uow.templates.update(updated)
         work.events.append(
-            await announce_status(work.svc, uow, updated, update.reason, work.correlation_id)
+            await announce_status(
+                work.svc, uow, updated, update.reason, work.correlation_ids[origin]
+            )
         )
     if applied:
-        work.report.templates_updated += 1
+        work.reports[origin].templates_updated += 1
     else:
-        work.report.unknown_templates += 1
+        work.reports[origin].unknown_templates += 1

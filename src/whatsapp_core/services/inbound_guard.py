@@ -10,6 +10,8 @@ only after the batch's transaction commits, so a failed commit never loses a mes
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import msgspec
 
 from whatsapp_core.domain.webhook import IngestReport, WebhookBatch
@@ -51,6 +53,14 @@ def only_messages_and_statuses(batch: WebhookBatch) -> bool:
     )
 
 
+class Ingest(Protocol):
+    """``ingest_webhook``'s shape (``IngestCoalescer.ingest`` has it too)."""
+
+    async def __call__(
+        self, svc: Services, batch: WebhookBatch, *, correlation_id: str | None = None
+    ) -> IngestReport: ...
+
+
 async def ingest_unless_seen(
     svc: Services,
     guard: IdempotencyGuard,
@@ -58,11 +68,14 @@ async def ingest_unless_seen(
     *,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
     correlation_id: str | None = None,
+    ingest: Ingest = ingest_webhook,
 ) -> Delivery:
+    """``ingest`` stores what the guard has not seen: ``ingest_webhook``, or a
+    coalescer's, which may share the transaction with other deliveries."""
     keys = delivery_keys(batch)
     if keys and only_messages_and_statuses(batch) and len(await guard.seen(keys)) == len(keys):
         return Delivery(report=_absorbed_report(batch), absorbed=True)
-    report = await ingest_webhook(svc, batch, correlation_id=correlation_id)
+    report = await ingest(svc, batch, correlation_id=correlation_id)
     # An unknown number's keys are not remembered: its deliveries were dropped, not
     # stored, and must not be answered as duplicates once the number is registered.
     stored = delivery_keys(batch, skip_numbers=frozenset(report.unknown_numbers))
