@@ -180,6 +180,11 @@ class MessageStore(Protocol):
 
     async def by_wamid(self, tenant_id: uuid.UUID, wamid: str) -> Message | None: ...
 
+    async def locked(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:
+        """The message as last committed, locked until this unit of work ends: waits for
+        a concurrent one that changed it (a send recording its wamid) to finish first."""
+        ...
+
     async def thread(
         self,
         tenant_id: uuid.UUID,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
+from msgspec.structs import replace
 
 from adapters.memory.gateway import MemoryWhatsAppGateway
 from tests.unit.services.harness import Harness
+from whatsapp_core.domain.model import PendingStatus
 from whatsapp_core.policies.access import Role
 from whatsapp_core.policies.status import MessageStatus
 from whatsapp_core.ports import UnitOfWorkFactory
@@ -165,3 +168,65 @@ async def test_the_inbox_filters_unread_and_open_windows_on_every_backend(h: Har
     assert names(await list_conversations(h.svc, agent, window_open=True)) == ["US.1"]
     assert names(await list_conversations(h.svc, agent, unread=True)) == ["US.2"]
     assert await list_conversations(h.svc, agent, unread=True, window_open=True) == []
+
+
+async def _queued_reply(h: Harness) -> uuid.UUID:
+    await ingest_webhook(h.svc, h.batch(h.text("hello")))
+    async with h.uow() as uow:
+        (conversation,) = await uow.conversations.list(h.t.id)
+    return (await send_reply(h.svc, h.as_(Role.AGENT), conversation.id, "on its way")).id
+
+
+async def test_a_status_arriving_while_its_send_commits_is_applied_not_stranded(
+    h: Harness,
+) -> None:
+    """The status's transaction looks the wamid up before the send's commits: it waits
+    for the send (the message's lock) and applies the status itself. Without the wait
+    the status went to the pending table after the send had taken it: left behind."""
+    message_id = await _queued_reply(h)
+    wamid = "wamid.RACE1"
+    read = h.batch(statuses=(h.status(wamid, "read", callback_data=str(message_id)),))
+    async with h.uow() as uow:  # the send recording its wamid (as ``deliver_message``)
+        message = await uow.messages.get(h.t.id, message_id)
+        await uow.messages.update(replace(message, wamid=wamid))
+        assert await uow.messages.take_pending_statuses(h.t.id, wamid) == []
+        arriving = asyncio.create_task(ingest_webhook(h.svc, read))
+        await asyncio.sleep(0.3)
+        assert not arriving.done()  # it waits for the send's transaction
+        await uow.commit()
+    report = await arriving
+    assert (report.statuses_applied, report.statuses_pending) == (1, 0)
+    async with h.uow() as uow:
+        stored = await uow.messages.get(h.t.id, message_id)
+        assert await uow.messages.take_pending_statuses(h.t.id, wamid) == []
+    assert (stored.wamid, stored.status) == (wamid, MessageStatus.READ)
+
+
+async def test_a_send_waits_for_a_status_holding_its_message_then_takes_it(h: Harness) -> None:
+    """The other order: the status's transaction locked the message and keeps the
+    status pending; the send's writes wait for it, then it finds the status."""
+    message_id = await _queued_reply(h)
+    gateway = MemoryWhatsAppGateway()
+    gateway.next_wamids.append("wamid.RACE2")
+    async with h.uow() as uow:
+        assert await uow.messages.by_wamid(h.t.id, "wamid.RACE2") is None
+        held = await uow.messages.locked(h.t.id, message_id)
+        assert held is not None
+        assert held.wamid is None
+        await uow.messages.add_pending_status(
+            PendingStatus(
+                tenant_id=h.t.id,
+                wamid="wamid.RACE2",
+                status=MessageStatus.READ,
+                at=h.clock.now(),
+                message_id=message_id,
+            )
+        )
+        sending = asyncio.create_task(deliver_message(h.svc, gateway, h.t.id, message_id))
+        await asyncio.sleep(0.3)
+        assert not sending.done()  # the send's first write waits for the lock
+        await uow.commit()
+    assert await sending == "sent"
+    async with h.uow() as uow:
+        stored = await uow.messages.get(h.t.id, message_id)
+    assert (stored.wamid, stored.status) == ("wamid.RACE2", MessageStatus.READ)

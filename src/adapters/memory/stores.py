@@ -357,6 +357,10 @@ class MemoryMessageStore:
         message_id = self._s.wamids.get((tenant_id, wamid))
         return None if message_id is None else self._s.messages[(tenant_id, message_id)]
 
+    async def locked(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:
+        # Units of work here run one at a time: nothing to wait for.
+        return self._s.messages.get((tenant_id, message_id))
+
     async def thread(
         self,
         tenant_id: uuid.UUID,

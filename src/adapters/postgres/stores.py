@@ -322,6 +322,16 @@ class SqlaMessageStore(SqlaStore):
         found: Message | None = await self._one(tenant_id, tenant_id=tenant_id, wamid=wamid)
         return found
 
+    async def locked(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:
+        # FOR UPDATE waits for a transaction holding the row, then (read committed)
+        # returns the row as that transaction left it.
+        t = self.table
+        query = (
+            sa.select(t).where(t.c.tenant_id == tenant_id, t.c.id == message_id).with_for_update()
+        )
+        row = (await self._execute(tenant_id, query)).first()
+        return None if row is None else from_row(row, Message)
+
     async def thread(
         self,
         tenant_id: uuid.UUID,

@@ -278,6 +278,15 @@ async def _apply_status(work: _Work, origin: int, tenant: Tenant, update: Status
         report.statuses_stale += 1  # e.g. "deleted": nothing to move
         return
     message = await uow.messages.by_wamid(tenant.id, update.wamid)
+    ours = _our_message_id(update.callback_data)
+    if message is None and ours is not None:
+        # Our send of that message may be recording this wamid right now. Lock the
+        # message: once that send commits we see its wamid and apply the status here;
+        # before it writes, our pending status commits first and the send takes it
+        # (it updates the locked row, so it waits for us). Either way none is left behind.
+        candidate = await uow.messages.locked(tenant.id, ours)
+        if candidate is not None and candidate.wamid == update.wamid:
+            message = candidate
     if message is None:
         await uow.messages.add_pending_status(
             PendingStatus(
@@ -287,7 +296,7 @@ async def _apply_status(work: _Work, origin: int, tenant: Tenant, update: Status
                 at=update.at,
                 error_code=update.error_code,
                 error_text=update.error_text,
-                message_id=_our_message_id(update.callback_data),
+                message_id=ours,
             )
         )
         report.statuses_pending += 1
