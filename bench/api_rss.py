@@ -26,9 +26,6 @@ import json
 import logging
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,14 +39,10 @@ from entrypoints.bootstrap import build_runtime
 from entrypoints.settings import load_settings
 from whatsapp_core.services.tenants import create_tenant
 
-WA = str(Path(sys.executable).with_name("wa"))
+sys.path.insert(0, str(Path(__file__).parent))
+import webhook_ingest  # serving: `wa serve` on a free port, stopped with SIGINT
+
 MB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pnid(i: int) -> str:
@@ -115,20 +108,6 @@ async def one_webhook_each(url: str, secret: str, count: int) -> dict[int, int]:
     return statuses
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"wa serve exited:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/api/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"wa serve not ready:\n{log.read_text()}")
-
-
 def settle(pid: int, *, steady_s: float = 3.0, limit_s: float = 60.0) -> dict[str, int]:
     """The process's figures once its RSS has stayed within 1 MB for ``steady_s`` (the
     in-process workers have run the jobs the webhooks queued), or after ``limit_s``."""
@@ -159,22 +138,11 @@ def measure(tenants: int) -> dict[str, Any]:
         started = time.perf_counter()
         asyncio.run(create_tenants(env, tenants))
         created_s = time.perf_counter() - started
-        port, log = free_port(), Path(tmp) / "serve.log"
-        url = f"http://127.0.0.1:{port}"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [WA, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_ready(url, proc, log)
+        with webhook_ingest.serving(env, Path(tmp) / "serve.log") as (url, proc):
             time.sleep(1)
             idle = proc_status(proc.pid)["VmRSS"]
             statuses = asyncio.run(one_webhook_each(url, secret, tenants))
             loaded = settle(proc.pid)
-        finally:
-            # SIGINT: `wa serve` stops its embedded PostgreSQL on the way out.
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
     return {
         "tenants": tenants,
         "created_s": round(created_s, 2),

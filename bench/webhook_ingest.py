@@ -299,14 +299,14 @@ def main(args: argparse.Namespace) -> None:
         if created.returncode != 0:
             sys.exit(f"wa tenant create failed: {created.stderr}")
         log = Path(tmp) / "serve.log"
-        with serving(env, log) as url:
+        with serving(env, log) as (url, _):
             phases = asyncio.run(run_load(url, secret, args))
         show_errors(log, phases)
         if args.rate:
             # The API process alone, as production runs it (jobs wait in the outbox for
             # `wa worker` processes): the same open loop on a server without a worker.
             alone, log = env | {"WA_SERVE_JOBS": "0"}, Path(tmp) / "serve-alone.log"
-            with serving(alone, log) as url:
+            with serving(alone, log) as (url, _):
                 extra = asyncio.run(run_open_loops(url, secret, args, "alone", health=False))
             show_errors(log, extra)
             phases += extra
@@ -320,8 +320,8 @@ def show_errors(log: Path, phases: list[Phase]) -> None:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    """``wa serve`` on a free port with ``env``: its URL once ready."""
+def serving(env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``wa serve`` on a free port with ``env``: its URL (and process) once ready."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
@@ -330,7 +330,7 @@ def serving(env: dict[str, str], log: Path) -> Iterator[str]:
         )
     try:
         wait_ready(url, proc, log)
-        yield url
+        yield url, proc
     finally:
         # SIGINT, not SIGTERM: uvicorn re-raises a SIGTERM after its graceful
         # shutdown, which kills `wa serve` before it stops its embedded PostgreSQL.
