@@ -444,8 +444,16 @@ def test_agent_sends_a_picture_from_the_composer(browser: Any, server: Server) -
     thumb = sent.locator("img.thumb")
     expect(thumb).to_have_attribute("src", re.compile(r"^/api/messages/[0-9a-f-]+/media$"))
     expect(sent.locator(".ticks")).to_have_attribute("data-status", "read")
-    thumb.scroll_into_view_if_needed()
-    assert thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") == 8
+    # The thread may re-render (a status, an AI event) and replace the bubble: look the
+    # picture up afresh on each poll until it has loaded as the 8-pixel PNG sent.
+    page.wait_for_function(
+        """() => {
+            const img = document.querySelector('.msg.out[data-type=image] img.thumb');
+            if (!img) return false;
+            img.scrollIntoView();  // it loads lazily
+            return img.complete && img.naturalWidth === 8;
+        }"""
+    )
     log = httpx.get(f"{server.url}/meta-sim/_sim/log", timeout=10).json()
     (record,) = [r for r in log if r["type"] == "image"]
     assert record["body"]["image"]["caption"] == "Here it is"

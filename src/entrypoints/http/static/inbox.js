@@ -165,7 +165,9 @@ async function loadThread({ stick = false } = {}) {
   const windowChanged = state.current?.id === id && state.current.window_open !== thread.conversation.window_open;
   const switched = state.current?.id !== id;
   state.current = thread.conversation;
-  state.messages = thread.messages.slice().reverse();
+  const fetched = thread.messages.slice().reverse();
+  if (!switched) keepNewerStatuses(fetched, state.messages);
+  state.messages = fetched;
   state.nextBefore = thread.next_before;
   $("thread-empty").hidden = true;
   headBox.hidden = false;
@@ -302,6 +304,18 @@ for (const b of sideBox.querySelectorAll("[data-side]")) {
 // Events may arrive out of order (a worker's snapshot can trail a webhook): a status only
 // moves forward, and failed is final — the same rule the server keeps.
 const STATUS_RANK = { accepted: 0, held_for_quality_assessment: 1, sent: 2, delivered: 3, read: 4 };
+// A status event may arrive while a thread load is in flight: the load's (older) answer
+// must not move a tick back.
+function keepNewerStatuses(fetched, shown) {
+  const byId = new Map(shown.map((m) => [m.id, m]));
+  for (const m of fetched) {
+    const old = byId.get(m.id);
+    if (old && movesForward(m.status, old.status)) {
+      Object.assign(m, { status: old.status, error_code: old.error_code, error_text: old.error_text });
+    }
+  }
+}
+
 function movesForward(from, to) {
   if (from === "failed" || !to) return false;
   if (to === "failed") return true;
