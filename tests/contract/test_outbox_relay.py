@@ -89,6 +89,14 @@ async def enqueue(
     return ids
 
 
+async def claimed_one(backend: Backend) -> tuple[OutboxRelay, JobRecord]:
+    """One job written, then claimed at ``T0`` by a new relay."""
+    await enqueue(backend, await tenant(backend))
+    relay = backend.new_relay()
+    (job,) = await relay.claim(1, now=T0, lease=LEASE)
+    return relay, job
+
+
 async def test_a_new_row_is_claimed_once_as_it_was_written(backend: Backend) -> None:
     t = await tenant(backend)
     (job_id,) = await enqueue(backend, t)
@@ -140,10 +148,7 @@ async def test_two_relays_claiming_at_once_get_every_job_exactly_once(backend: B
 async def test_an_expired_lease_gives_the_job_back_and_fences_the_old_claim(
     backend: Backend,
 ) -> None:
-    t = await tenant(backend)
-    await enqueue(backend, t)
-    relay = backend.new_relay()
-    (stale,) = await relay.claim(1, now=T0, lease=LEASE)
+    relay, stale = await claimed_one(backend)
     later = T0 + LEASE + timedelta(seconds=1)
     (again,) = await backend.new_relay().claim(1, now=later, lease=LEASE)
     assert (again.id, again.attempts, again.dispatched_at) == (stale.id, 2, T0)
@@ -210,10 +215,7 @@ async def test_a_lease_is_renewed_only_for_the_claim_that_still_holds_it(
 async def test_a_released_claim_is_due_again_and_its_attempt_not_counted(
     backend: Backend,
 ) -> None:
-    t = await tenant(backend)
-    await enqueue(backend, t)
-    relay = backend.new_relay()
-    (job,) = await relay.claim(1, now=T0, lease=LEASE)
+    relay, job = await claimed_one(backend)
     assert job.attempts == 1
     assert await relay.release(job)
     assert not await relay.release(job)  # no longer running under that claim
@@ -226,10 +228,7 @@ async def test_a_released_claim_is_due_again_and_its_attempt_not_counted(
 async def test_a_retry_waits_for_its_available_time_and_keeps_the_attempt_count(
     backend: Backend,
 ) -> None:
-    t = await tenant(backend)
-    await enqueue(backend, t)
-    relay = backend.new_relay()
-    (job,) = await relay.claim(1, now=T0, lease=LEASE)
+    relay, job = await claimed_one(backend)
     retry_at = T0 + timedelta(seconds=8)
     assert await relay.schedule_retry(job, at=retry_at, error="DeliveryError (code 4): slow")
 

@@ -32,6 +32,7 @@ from entrypoints.http.routes_jobs import JobController
 from entrypoints.http.routes_media import ConversationMediaController, MediaController
 from entrypoints.http.routes_tenant import InvitationController, TenantController
 from entrypoints.http.webhooks import WhatsAppWebhookController
+from whatsapp_core.services.inbound_coalesce import IngestCoalescer
 
 
 def create_app(
@@ -122,5 +123,7 @@ def create_app(
         debug=False,
     )
     app.state.runtime = runtime
+    # One per app (its event loop): concurrent webhook deliveries share transactions.
+    app.state.ingest = IngestCoalescer()
     document_problems(app.openapi_schema)  # built once here, then served as amended
     return app

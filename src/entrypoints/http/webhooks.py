@@ -31,7 +31,6 @@ from whatsapp_core.services.inbound_guard import ingest_unless_seen
 log = structlog.get_logger(__name__)
 # A JSON ``\u0000`` escape not itself escaped (after an even run of backslashes).
 _NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
-_COALESCER = "webhook_ingest_coalescer"
 
 
 class WhatsAppWebhookController(Controller):
@@ -86,7 +85,7 @@ class WhatsAppWebhookController(Controller):
             batch,
             ttl_seconds=runtime.settings.webhook_seen_ttl_seconds,
             correlation_id=request.headers.get("x-request-id"),
-            ingest=_coalescer(request).ingest,
+            ingest=_coalescer_of(request).ingest,
         )
         report = delivery.report
         if delivery.absorbed:
@@ -106,12 +105,8 @@ class WhatsAppWebhookController(Controller):
         )
 
 
-def _coalescer(request: Request[Any, Any, Any]) -> IngestCoalescer:
-    """The app's one coalescer, made on first use (it lives on the app's event loop)."""
-    state = request.app.state
-    coalescer: IngestCoalescer | None = state.get(_COALESCER)
-    if coalescer is None:
-        coalescer = state[_COALESCER] = IngestCoalescer()
+def _coalescer_of(request: Request[Any, Any, Any]) -> IngestCoalescer:
+    coalescer: IngestCoalescer = request.app.state.ingest  # made by create_app
     return coalescer
 
 

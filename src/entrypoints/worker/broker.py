@@ -64,7 +64,6 @@ class BrokerJobs:
         self.broker = broker
         self.stats = worker.stats
         self._backlog = backlog
-        self._in_process = backlog is None
         self.queue_limit = queue_limit or worker.concurrency
         self._renewals: GroupCommit[JobRecord, bool] | None = None
         if backlog is not None:
@@ -84,6 +83,11 @@ class BrokerJobs:
         self._task = broker.register_task(run_job, task_name=JOB_TASK)
 
     @property
+    def _in_process(self) -> bool:
+        """No external queue: the broker runs each job in this process as it is sent."""
+        return self._backlog is None
+
+    @property
     def concurrency(self) -> int:
         return self.worker.concurrency
 
@@ -100,7 +104,7 @@ class BrokerJobs:
         )
         await self.broker.startup()
         consumer: asyncio.Task[None] | None = None
-        if self._backlog is not None:
+        if not self._in_process:
             receiver = Receiver(
                 self.broker,
                 max_async_tasks=self.concurrency,
@@ -138,7 +142,7 @@ class BrokerJobs:
                 await self._pause(self.worker.poll_interval)
 
     async def _room(self) -> int | None:
-        if self._backlog is None:  # in process
+        if self._backlog is None:  # in process (the check mypy narrows on)
             return self.concurrency - self._in_flight
         try:
             waiting = await self._backlog()
