@@ -82,8 +82,11 @@ class ContactStore(Protocol):
         """``Conflict`` when the BSUID or phone is already another contact's."""
         ...
 
-    async def add_many(self, contacts: Sequence[Contact]) -> None:
-        """``add`` for each, in one round trip (``Conflict`` as for ``add``)."""
+    async def add_many(self, contacts: Sequence[Contact]) -> set[uuid.UUID]:
+        """Insert those whose id, BSUID and phone are all free, in one round trip; the
+        ids inserted. A clash is skipped, not an error (``INSERT ... ON CONFLICT DO
+        NOTHING``): a concurrent transaction stored the same person first, and once it
+        commits (the insert waits for it) the caller reads that contact instead."""
         ...
 
     async def update(self, contact: Contact) -> None: ...
@@ -118,8 +121,10 @@ class ConversationStore(Protocol):
         """``Conflict`` when the contact already has a conversation."""
         ...
 
-    async def add_many(self, conversations: Sequence[Conversation]) -> None:
-        """``add`` for each, in one round trip (``Conflict`` as for ``add``)."""
+    async def add_many(self, conversations: Sequence[Conversation]) -> set[uuid.UUID]:
+        """Insert those whose contact has no conversation yet, in one round trip; the
+        ids inserted. A contact's second conversation is skipped, not an error (as
+        ``ContactStore.add_many``): the caller reads the one stored."""
         ...
 
     async def update(self, conversation: Conversation) -> None: ...

@@ -353,9 +353,14 @@ async def test_batch_adds(uow_factory: UnitOfWorkFactory) -> None:
         assert await uow.conversations.for_contacts(t.id, [c.id for c in people]) == {
             c.contact_id: c for c in threads
         }
+    # A clash is skipped, not an error (ON CONFLICT DO NOTHING): the rest go in.
     async with uow_factory() as uow:
-        with pytest.raises(Conflict):
-            await uow.contacts.add_many([contact(t, bsuid="US.9"), contact(t, bsuid="US.1")])
+        fresh, clash = contact(t, bsuid="US.9"), contact(t, bsuid="US.1")
+        assert await uow.contacts.add_many([fresh, clash]) == {fresh.id}
+        second = replace(threads[0], id=uuid.uuid4())
+        assert await uow.conversations.add_many([second]) == set()
+        await uow.commit()
     async with uow_factory() as uow:
-        with pytest.raises(Conflict):
-            await uow.conversations.add_many([replace(threads[0], id=uuid.uuid4())])
+        assert await uow.contacts.by_bsuid(t.id, "US.1") == people[1]
+        assert await uow.contacts.by_bsuid(t.id, "US.9") == fresh
+        assert await uow.conversations.for_contact(t.id, people[0].id) == threads[0]

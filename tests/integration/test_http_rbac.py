@@ -222,9 +222,9 @@ TABLE: tuple[Row, ...] = (
     Row("POST", f"{CONV}/read", Action.CONVERSATION_REPLY, 200, on_conversation("/read")),
     # Applying a label is part of answering (the core checks conversation.reply;
     # label.manage is for the label catalogue, which has no endpoint yet).
-    Row("POST", f"{CONV}/labels", Action.CONVERSATION_REPLY, 200,
+    Row("POST", f"{CONV}/labels", Action.LABEL_MANAGE, 200,
         on_conversation("/labels", {"label": "billing"})),
-    Row("DELETE", f"{CONV}/labels/{{label:str}}", Action.CONVERSATION_REPLY, 200, remove_label),
+    Row("DELETE", f"{CONV}/labels/{{label:str}}", Action.LABEL_MANAGE, 200, remove_label),
     Row("GET", f"{CONV}/notes", Action.CONVERSATION_READ, 200, on_conversation("/notes")),
     Row("POST", f"{CONV}/notes", Action.NOTE_WRITE, 201,
         on_conversation("/notes", {"body": "called the carrier"})),
@@ -279,6 +279,8 @@ TABLE: tuple[Row, ...] = (
     # team, keys, audit, tenant
     Row("GET", "/api/users", Action.USER_MANAGE, 200, fixed("/api/users")),
     Row("POST", "/api/users", Action.USER_MANAGE, 201, new_user),
+    Row("PATCH", "/api/users/{user_id:uuid}", Action.USER_MANAGE, 200,
+        lambda w, who: Call(f"/api/users/{w.teammate()['id']}", {"role": "viewer"})),
     Row("POST", "/api/invitations", Action.USER_MANAGE, 201, new_invitation),
     Row("GET", "/api/invitations", Action.USER_MANAGE, 200, fixed("/api/invitations")),
     Row("DELETE", "/api/invitations/{invitation_id:uuid}", Action.USER_MANAGE, 204,

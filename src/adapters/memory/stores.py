@@ -127,9 +127,18 @@ class MemoryContactStore:
         self._clash(contact)
         self._s.contacts[key] = contact
 
-    async def add_many(self, contacts: Sequence[Contact]) -> None:
+    async def add_many(self, contacts: Sequence[Contact]) -> set[uuid.UUID]:
+        # As PostgreSQL's ``INSERT ... ON CONFLICT DO NOTHING``: a contact whose id,
+        # BSUID or phone is taken (by a stored contact or an earlier one of the list)
+        # is skipped; the caller reads the one stored instead.
+        inserted: set[uuid.UUID] = set()
         for contact in contacts:
-            await self.add(contact)
+            try:
+                await self.add(contact)
+            except Conflict:
+                continue
+            inserted.add(contact.id)
+        return inserted
 
     async def update(self, contact: Contact) -> None:
         key = (contact.tenant_id, contact.id)
@@ -220,9 +229,18 @@ class MemoryConversationStore:
             raise Conflict("this contact already has a conversation")
         self._s.conversations[(conversation.tenant_id, conversation.id)] = conversation
 
-    async def add_many(self, conversations: Sequence[Conversation]) -> None:
+    async def add_many(self, conversations: Sequence[Conversation]) -> set[uuid.UUID]:
+        # As ``ON CONFLICT DO NOTHING``: a contact's second conversation is skipped.
+        inserted: set[uuid.UUID] = set()
         for conversation in conversations:
-            await self.add(conversation)
+            if (conversation.tenant_id, conversation.id) in self._s.conversations:
+                continue
+            try:
+                await self.add(conversation)
+            except Conflict:
+                continue
+            inserted.add(conversation.id)
+        return inserted
 
     async def update(self, conversation: Conversation) -> None:
         key = (conversation.tenant_id, conversation.id)

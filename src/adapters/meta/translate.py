@@ -16,6 +16,7 @@ from whatsapp_core.domain.webhook import (
     StatusUpdate,
     TemplateUpdate,
     WebhookBatch,
+    WebhookError,
 )
 from whatsapp_core.errors import InvalidInput
 
@@ -27,6 +28,7 @@ def to_batch(decoded: wire.DecodedWebhook) -> WebhookBatch:
     numbers: dict[str, NumberUpdates] = {}
     templates: list[TemplateUpdate] = []
     ignored: list[str] = []
+    errors: list[WebhookError] = []
     for change in decoded.changes:
         value = change.value
         if isinstance(value, wire.MessagesValue):
@@ -44,6 +46,8 @@ def to_batch(decoded: wire.DecodedWebhook) -> WebhookBatch:
                 if change_ is not None:
                     number.identity_changes.append(change_)
             number.statuses.extend(_status(status) for status in value.statuses)
+            pnid = value.metadata.phone_number_id
+            errors.extend(_error(error, pnid) for error in value.errors)
         elif isinstance(value, wire.TemplateStatusUpdate):
             templates.append(
                 TemplateUpdate(
@@ -57,7 +61,19 @@ def to_batch(decoded: wire.DecodedWebhook) -> WebhookBatch:
             )
         else:
             ignored.append(change.field)
-    return WebhookBatch(numbers=list(numbers.values()), templates=templates, ignored_fields=ignored)
+    return WebhookBatch(
+        numbers=list(numbers.values()), templates=templates, ignored_fields=ignored, errors=errors
+    )
+
+
+def _error(error: wire.MetaError, phone_number_id: str) -> WebhookError:
+    return WebhookError(
+        code=error.code,
+        title=error.title,
+        message=error.message,
+        details=error.error_data.details if error.error_data else None,
+        phone_number_id=phone_number_id,
+    )
 
 
 def _at(timestamp: int) -> datetime:

@@ -126,16 +126,36 @@ class SqlaTenantStore(SqlaStore):
         return await self._all(None, sa.select(self.table).order_by(self.table.c.slug))
 
 
-class SqlaContactStore(SqlaStore):
+class _InsertsIfAbsent(SqlaStore):
+    """``add_many`` as ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: a row that
+    clashes on any unique key is skipped instead of aborting the transaction. Against
+    a concurrent transaction's uncommitted row the insert waits for it to end, so a
+    skipped row's winner is committed and the caller can read it."""
+
+    _add_if_absent: sa.Insert
+
+    async def _insert_if_absent(self, entities: Sequence[Any]) -> set[uuid.UUID]:
+        inserted: set[uuid.UUID] = set()
+        for tenant_id in dict.fromkeys(e.tenant_id for e in entities):
+            rows = [to_row(e, self.table) for e in entities if e.tenant_id == tenant_id]
+            # executemany with RETURNING: SQLAlchemy sends it as batched multi-row
+            # INSERTs ("insertmanyvalues"), one round trip for a webhook's new rows.
+            result = await self._execute_many(tenant_id, self._add_if_absent, rows)
+            inserted.update(result.scalars())
+        return inserted
+
+
+class SqlaContactStore(_InsertsIfAbsent):
     table = tables.contacts
     entity = Contact
     not_found = "contact not found"
+    _add_if_absent = insert(tables.contacts).on_conflict_do_nothing().returning(_c.c.id)
 
     async def add(self, contact: Contact) -> None:
         await self._insert(contact)
 
-    async def add_many(self, contacts: Sequence[Contact]) -> None:
-        await self._insert_many(contacts)
+    async def add_many(self, contacts: Sequence[Contact]) -> set[uuid.UUID]:
+        return await self._insert_if_absent(contacts)
 
     async def update(self, contact: Contact) -> None:
         await self._replace(contact)
@@ -196,16 +216,17 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlaConversationStore(SqlaStore):
+class SqlaConversationStore(_InsertsIfAbsent):
     table = tables.conversations
     entity = Conversation
     not_found = "conversation not found"
+    _add_if_absent = insert(tables.conversations).on_conflict_do_nothing().returning(_v.c.id)
 
     async def add(self, conversation: Conversation) -> None:
         await self._insert(conversation)
 
-    async def add_many(self, conversations: Sequence[Conversation]) -> None:
-        await self._insert_many(conversations)
+    async def add_many(self, conversations: Sequence[Conversation]) -> set[uuid.UUID]:
+        return await self._insert_if_absent(conversations)
 
     async def update(self, conversation: Conversation) -> None:
         await self._replace(conversation)

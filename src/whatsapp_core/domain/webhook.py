@@ -65,10 +65,24 @@ class TemplateUpdate(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
 
 
+class WebhookError(msgspec.Struct, frozen=True, kw_only=True):
+    """An error Meta reports in a change itself (``value.errors[]``), not about one
+    message or status: something Meta could not deliver to us (e.g. 131051, a message
+    type it does not support; 130472, an experiment). Nothing to store, but never to
+    drop silently: ingest reports and logs it."""
+
+    code: int
+    title: str | None = None
+    message: str | None = None
+    details: str | None = None
+    phone_number_id: str | None = None
+
+
 class WebhookBatch(msgspec.Struct, frozen=True, kw_only=True):
     numbers: list[NumberUpdates] = msgspec.field(default_factory=list)
     templates: list[TemplateUpdate] = msgspec.field(default_factory=list)
     ignored_fields: list[str] = msgspec.field(default_factory=list)
+    errors: list[WebhookError] = msgspec.field(default_factory=list)
 
 
 class IngestReport(msgspec.Struct, kw_only=True):
@@ -82,5 +96,9 @@ class IngestReport(msgspec.Struct, kw_only=True):
     templates_updated: int = 0
     unknown_numbers: list[str] = msgspec.field(default_factory=list)
     unknown_templates: int = 0
+    # Updates for a template we hold but in a state Meta's event cannot come from
+    # (the state machine refused it): one reason each; a template sync repairs them.
+    ignored_template_updates: list[str] = msgspec.field(default_factory=list)
     contacts_created: int = 0
     conversations_opened: int = 0
+    webhook_errors: list[WebhookError] = msgspec.field(default_factory=list)

@@ -99,6 +99,7 @@ _AGENT = _VIEWER | {
     Action.CONVERSATION_RESOLVE,
     Action.CONVERSATION_EXPORT,  # a transcript of a conversation the agent can read
     Action.NOTE_WRITE,
+    Action.LABEL_MANAGE,  # labelling the conversations the agent works on
     Action.CONTACT_WRITE,
     Action.TEMPLATE_SEND,
 }
@@ -109,7 +110,6 @@ _MANAGER = _AGENT | {
     Action.CONTACT_DELETE,
     Action.CONTACT_EXPORT,  # the whole address book leaves the product
     Action.CONVERSATION_ASSIGN_OTHERS,
-    Action.LABEL_MANAGE,
     Action.REPORT_READ,
     Action.JOB_READ,
     Action.JOB_MANAGE,

@@ -5,13 +5,19 @@ before ``delivered``, or without it). Applying them with :func:`advance` makes t
 stored status independent of arrival order: pending < sent < delivered < read, and
 ``failed`` is terminal. ``accepted`` and ``held_for_quality_assessment`` are both
 "pending" and share a rank, so neither replaces the other.
+
+A stored message keeps more than its status: when it got there and, for ``failed``,
+Meta's error. :func:`settle` orders whole states, so that part too is independent of
+arrival order (two failures with different errors end the same way in any order).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
+from typing import NamedTuple
 
 from whatsapp_core.errors import InvalidInput
 
@@ -92,3 +98,60 @@ def final_status(
     for incoming in arrivals:
         status = advance(status, incoming)
     return status
+
+
+class Delivery(NamedTuple):
+    """A message's delivery state: its status, when it got there, and for ``failed``
+    Meta's error. The state a status webhook (or our own send's failure) proposes, too."""
+
+    status: MessageStatus
+    at: datetime | None = None
+    error_code: int | None = None
+    error_text: str | None = None
+
+
+def settle(current: Delivery, incoming: Delivery) -> Delivery:
+    """The state after ``incoming`` arrives: whichever of the two takes precedence.
+
+    A higher rank wins (:func:`advance`: never backwards, ``failed`` above all). Between
+    two failures (Meta can report one message failed twice, with different errors) the
+    later one wins, then the higher code, then the greater text; between two arrivals
+    of one level (``read`` and ``played``, or a repeat) the earlier time is kept, as
+    when the message got there. Precedence is a total order and ``settle`` takes its
+    maximum, so the final state depends only on the SET of arrivals: any order, any
+    duplication, any grouping into batches ends in the same state."""
+    return incoming if _precedence(incoming) > _precedence(current) else current
+
+
+def settle_all(arrivals: Iterable[Delivery], start: Delivery) -> Delivery:
+    """Fold ``arrivals`` into ``start`` with :func:`settle`."""
+    state = start
+    for incoming in arrivals:
+        state = settle(state, incoming)
+    return state
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _precedence(state: Delivery) -> tuple[int, str, int, int, int, int, int, str]:
+    """``settle``'s total order. Every field takes part, so two states that compare
+    equal are the same state and which one is kept does not matter."""
+    at = state.at
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    micros = (at - _EPOCH) // _MICROSECOND if at is not None else 0
+    failed = state.status is MessageStatus.FAILED
+    code, text = state.error_code, state.error_text
+    return (
+        state.status.rank,
+        # One level, several statuses (accepted and held): a fixed order between them.
+        state.status.value,
+        int(at is not None),
+        micros if failed else -micros,  # the latest failure; a level's first arrival
+        int(code is not None),
+        code if code is not None else 0,
+        int(text is not None),
+        text or "",
+    )

@@ -11,7 +11,12 @@ from msgspec.structs import replace
 
 from whatsapp_core.domain.identity import CustomerIdentity
 from whatsapp_core.domain.model import Contact
+from whatsapp_core.errors import Conflict
 from whatsapp_core.ports import IdGenerator, UnitOfWork
+
+# A contact lost to a concurrent transaction is resolved again; what that creates can
+# lose again only to yet another one. Three rounds is plenty; then the caller retries.
+_FLUSH_ROUNDS = 3
 
 
 class ContactResolver:
@@ -27,6 +32,11 @@ class ContactResolver:
     before anything refers to them. Holding them back is safe for the unique BSUID and
     phone: a new contact only takes values no contact in the cache holds, and changes to
     stored contacts, which may free such values, are written at once, so before it.
+
+    A concurrent transaction (Meta redelivering, or two deliveries of one person) may
+    store the same person between our lookup and our insert. The insert then skips that
+    contact (``ContactStore.add_many``) and :meth:`flush` resolves it again against
+    what is stored now: the caller gets the stored contact, never an error or a twin.
     """
 
     def __init__(
@@ -39,6 +49,7 @@ class ContactResolver:
         self._asked_bsuids: set[str] = set()
         self._asked_wa_ids: set[str] = set()
         self._created: dict[uuid.UUID, Contact] = {}  # not inserted yet
+        self.inserted: set[uuid.UUID] = set()  # ids this resolver's flushes inserted
 
     async def prefetch(self, people: Iterable[CustomerIdentity]) -> None:
         people = list(people)
@@ -57,11 +68,51 @@ class ContactResolver:
             for contact in found:
                 self._remember(contact)
 
-    async def flush(self) -> None:
-        """Insert the contacts created since the last flush."""
-        if self._created:
+    async def flush(self) -> dict[uuid.UUID, Contact]:
+        """Insert the contacts created since the last flush. Returns, for each one a
+        concurrent transaction had stored first, the contact to use instead (by the
+        id ``resolve`` gave out); ``inserted`` holds the ids really inserted."""
+        replaced: dict[uuid.UUID, Contact] = {}
+        rounds = 0
+        while self._created:
+            if rounds == _FLUSH_ROUNDS:  # each round lost to yet another transaction
+                raise Conflict(
+                    "contacts kept changing under concurrent deliveries; retry",
+                    code="contact_race",
+                )
+            rounds += 1
             created, self._created = list(self._created.values()), {}
-            await self._uow.contacts.add_many(created)
+            inserted = await self._uow.contacts.add_many(created)
+            self.inserted |= inserted
+            lost = [c for c in created if c.id not in inserted]
+            for contact in lost:
+                self._forget(contact)
+            await self.prefetch(_identity(c) for c in lost)
+            for contact in lost:
+                replaced[contact.id], _ = await self.resolve(_identity(contact))
+        return {lost: self._final(lost, replaced) for lost in replaced}
+
+    def _final(self, contact_id: uuid.UUID, replaced: dict[uuid.UUID, Contact]) -> Contact:
+        """Follow a lost contact's replacements (a re-resolved one may have lost too)."""
+        contact = replaced[contact_id]
+        while contact.id in replaced:  # never itself: a lost contact is forgotten
+            contact = replaced[contact.id]
+        return contact
+
+    def _forget(self, contact: Contact) -> None:
+        """Drop what the cache assumed about ``contact`` (not stored: another
+        transaction stored its identities), so they are looked up again."""
+        for index, asked in (
+            (self._by_bsuid, self._asked_bsuids),
+            (self._by_wa_id, self._asked_wa_ids),
+        ):
+            for key in [k for k, c in index.items() if c.id == contact.id]:
+                del index[key]
+                asked.discard(key)
+        if contact.bsuid:
+            self._asked_bsuids.discard(contact.bsuid)
+        if contact.wa_id:
+            self._asked_wa_ids.discard(contact.wa_id)
 
     def _remember(self, contact: Contact, old: Contact | None = None) -> None:
         if old is not None:
@@ -132,8 +183,20 @@ async def resolve_contact(
     who: CustomerIdentity,
     now: datetime,
 ) -> tuple[Contact, bool]:
-    """One identity, outside a batch (e.g. a template sent by phone number)."""
+    """One identity, outside a batch (e.g. a template sent by phone number):
+    ``(contact, created)``."""
     resolver = ContactResolver(uow, ids, tenant_id, now)
-    found = await resolver.resolve(who)
-    await resolver.flush()
-    return found
+    found, _ = await resolver.resolve(who)
+    contact = (await resolver.flush()).get(found.id, found)
+    return contact, contact.id in resolver.inserted
+
+
+def _identity(contact: Contact) -> CustomerIdentity:
+    """Who a contact we meant to create is, to resolve it again."""
+    return CustomerIdentity(
+        bsuid=contact.bsuid,
+        wa_id=contact.wa_id,
+        username=contact.username,
+        name=contact.name,
+        parent_bsuid=contact.parent_bsuid,
+    )

@@ -248,7 +248,7 @@ async def add_label(
     svc: Services, principal: Principal, conversation_id: uuid.UUID, label: str
 ) -> Conversation:
     """Tag a conversation (e.g. billing, vip); agents may label what they work on."""
-    authorize(principal, Action.CONVERSATION_REPLY)
+    authorize(principal, Action.LABEL_MANAGE)
     name = _label(label)
     return await _change(
         svc, principal, conversation_id, "conversation.label",
@@ -260,7 +260,7 @@ async def add_label(
 async def remove_label(
     svc: Services, principal: Principal, conversation_id: uuid.UUID, label: str
 ) -> Conversation:
-    authorize(principal, Action.CONVERSATION_REPLY)
+    authorize(principal, Action.LABEL_MANAGE)
     name = _label(label)
     return await _change(
         svc, principal, conversation_id, "conversation.unlabel",

@@ -2,17 +2,19 @@
 
 For every message: contact (BSUID first), conversation (reopened if resolved), the
 24 h window moved, the message stored once per wamid, and outbox jobs for AI, automation
-and media. For every status: the message's status only moves forward; a status for an
-unknown wamid is kept and applied when the wamid becomes known. Template updates move
-the template's state. Real-time events go out after commit. Several batches can go in
-one transaction (``ingest_webhooks``), each with its own report.
+and media. For every status: the message's state settles the same whatever the order
+(``policies.status.settle``); a status for an unknown wamid is kept and applied when the
+wamid becomes known. Template updates move the template's state (audited as the
+system). Errors Meta reports about the webhook itself are reported and logged.
+Real-time events go out after commit. Several batches can go in one transaction
+(``ingest_webhooks``), each with its own report.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from msgspec.structs import replace
@@ -24,6 +26,7 @@ from whatsapp_core.domain.model import (
     DomainEvent,
     Message,
     PendingStatus,
+    Template,
 )
 from whatsapp_core.domain.tenants import Tenant
 from whatsapp_core.domain.webhook import (
@@ -35,13 +38,16 @@ from whatsapp_core.domain.webhook import (
     WebhookBatch,
 )
 from whatsapp_core.errors import Conflict, DomainError
-from whatsapp_core.policies.status import MessageStatus, advance, parse_meta_status
+from whatsapp_core.policies.status import parse_meta_status
 from whatsapp_core.policies.templates import apply_meta_event
 from whatsapp_core.policies.window import latest_inbound, window_state
 from whatsapp_core.ports import UnitOfWork
 from whatsapp_core.services.contacts_identity import ContactResolver
 from whatsapp_core.services.context import Services
-from whatsapp_core.services.templates import announce_status
+from whatsapp_core.services.delivery_status import apply_status
+from whatsapp_core.services.templates import announce_status, system_principal
+
+log = logging.getLogger("whatsapp_core")
 
 MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
 _ATTEMPTS = 3
@@ -50,8 +56,10 @@ _ATTEMPTS = 3
 async def ingest_webhook(
     svc: Services, batch: WebhookBatch, *, correlation_id: str | None = None
 ) -> IngestReport:
-    """Apply the whole batch or nothing. A concurrent redelivery of the same batch can
-    race us on a new contact or conversation; the loser retries and finds them."""
+    """Apply the whole batch or nothing. A concurrent delivery about the same new
+    person races us on their contact and conversation: the inserts skip what the other
+    stored first and we use its rows (``ContactResolver.flush``). What still clashes
+    (e.g. a contact changed under us) retries the transaction, a last resort."""
     (report,) = await ingest_webhooks(svc, [batch], correlation_ids=[correlation_id])
     return report
 
@@ -80,6 +88,7 @@ async def ingest_webhooks(
             if attempt == _ATTEMPTS - 1:
                 raise
             continue
+        _log_notices(reports)
         await svc.publish_all(events)
         return reports
     raise AssertionError("unreachable")
@@ -121,6 +130,7 @@ async def _ingest_once(
         inbound: dict[uuid.UUID, tuple[Tenant, list[_Inbound]]] = {}
         statuses: list[tuple[int, Tenant, StatusUpdate]] = []
         for origin, batch in enumerate(batches):
+            work.reports[origin].webhook_errors.extend(batch.errors)
             for number in batch.numbers:
                 pnid = number.phone_number_id
                 if pnid not in tenants:
@@ -137,6 +147,9 @@ async def _ingest_once(
                 statuses.extend((origin, tenant, status) for status in number.statuses)
         for tenant, items in inbound.values():
             await _store_inbound(work, tenant, items)
+        # Any order settles to the same state; this one locks messages in the same
+        # order in every transaction, so parallel deliveries do not deadlock.
+        statuses.sort(key=lambda item: (str(item[1].id), item[2].wamid))
         for origin, tenant, status in statuses:
             await _apply_status(work, origin, tenant, status)
         for origin, batch in enumerate(batches):
@@ -166,33 +179,42 @@ async def _store_inbound(work: _Work, tenant: Tenant, batch: list[_Inbound]) -> 
 
     resolver = ContactResolver(uow, svc.ids, tenant.id, now)
     await resolver.prefetch(i.message.customer for i in fresh)
-    contact_of: list[uuid.UUID] = []
-    for origin, inbound in fresh:
-        contact, created = await resolver.resolve(inbound.customer)
-        contact_of.append(contact.id)
-        if created:
+    resolved = [(await resolver.resolve(i.message.customer))[0] for i in fresh]
+    # A contact a concurrent delivery stored first is replaced by the stored one.
+    replaced = await resolver.flush()
+    contact_of = [replaced.get(c.id, c).id for c in resolved]
+    announced: set[uuid.UUID] = set()
+    for (origin, _), contact_id in zip(fresh, contact_of, strict=True):
+        if contact_id in resolver.inserted and contact_id not in announced:
+            announced.add(contact_id)
             reports[origin].contacts_created += 1
-            work.emit("contact.created", tenant.id, contact_id=str(contact.id))
+            work.emit("contact.created", tenant.id, contact_id=str(contact_id))
             await work.job(
                 origin,
                 tenant.id,
                 "n8n.trigger",
-                {"event": "contact.created", "contact_id": str(contact.id)},
+                {"event": "contact.created", "contact_id": str(contact_id)},
             )
-    await resolver.flush()
 
     conversations = await uow.conversations.for_contacts(tenant.id, sorted(set(contact_of)))
-    before = dict(conversations)
+    new: dict[uuid.UUID, Conversation] = {}
     for contact_id, (_, inbound) in zip(contact_of, fresh, strict=True):
-        if contact_id not in conversations:
-            conversations[contact_id] = Conversation(
+        if contact_id not in conversations and contact_id not in new:
+            new[contact_id] = Conversation(
                 id=svc.ids.new_id(),
                 tenant_id=tenant.id,
                 contact_id=contact_id,
                 last_message_at=inbound.sent_at,
                 created_at=now,
             )
-    await uow.conversations.add_many([c for k, c in conversations.items() if k not in before])
+    inserted = await uow.conversations.add_many(list(new.values()))
+    lost = sorted(k for k, c in new.items() if c.id not in inserted)
+    # Those a concurrent delivery opened first (it committed: the insert waited for it)
+    # are used as stored; they count as existing ones.
+    before = conversations | await uow.conversations.for_contacts(tenant.id, lost)
+    if any(k not in before for k in lost):  # gone again (its contact was deleted)
+        raise Conflict("a conversation changed under a concurrent delivery; retry")
+    conversations = before | {k: c for k, c in new.items() if c.id in inserted}
 
     messages = [
         Message(
@@ -210,10 +232,10 @@ async def _store_inbound(work: _Work, tenant: Tenant, batch: list[_Inbound]) -> 
         )
         for contact_id, (_, inbound) in zip(contact_of, fresh, strict=True)
     ]
-    inserted = await uow.messages.add_many(messages)
+    stored = await uow.messages.add_many(messages)
     changed: dict[uuid.UUID, Conversation] = {}
     for message, (origin, inbound) in zip(messages, fresh, strict=True):
-        if message.id not in inserted:  # a concurrent delivery stored it first
+        if message.id not in stored:  # a concurrent delivery stored it first
             reports[origin].messages_duplicate += 1
             continue
         reports[origin].messages_stored += 1
@@ -278,6 +300,10 @@ async def _apply_status(work: _Work, origin: int, tenant: Tenant, update: Status
         report.statuses_stale += 1  # e.g. "deleted": nothing to move
         return
     message = await uow.messages.by_wamid(tenant.id, update.wamid)
+    if message is not None:
+        # Two statuses of one message in parallel deliveries settle one after the
+        # other: unlocked, the last to commit would win whatever it carried.
+        message = await uow.messages.locked(tenant.id, message.id)
     ours = _our_message_id(update.callback_data)
     if message is None and ours is not None:
         # Our send of that message may be recording this wamid right now. Lock the
@@ -334,51 +360,6 @@ def _our_message_id(callback_data: str | None) -> uuid.UUID | None:
         return None
 
 
-_COUNTED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
-
-
-async def apply_status(
-    svc: Services,
-    uow: UnitOfWork,
-    message: Message,
-    incoming: MessageStatus,
-    at: datetime,
-    error_code: int | None,
-    error_text: str | None,
-) -> Message | None:
-    """Move ``message`` forward to ``incoming``; ``None`` if it would not move.
-
-    Per-template counters count every level a message reaches once (a ``read`` that
-    skipped ``delivered`` was delivered too)."""
-    current = message.status or MessageStatus.ACCEPTED
-    new = advance(current, incoming)
-    if new == current:
-        return None
-    updated = replace(message, status=new, status_at=at)
-    if new is MessageStatus.FAILED:
-        updated = replace(updated, error_code=error_code, error_text=error_text)
-    await uow.messages.update(updated)
-    if message.template_name and message.template_language:
-        template = await uow.templates.by_name(
-            message.tenant_id, message.template_name, message.template_language
-        )
-        if template is not None:
-            counts = {
-                "sent": template.sent,
-                "delivered": template.delivered,
-                "read": template.read,
-                "failed": template.failed,
-            }
-            if new is MessageStatus.FAILED:
-                counts["failed"] += 1
-            else:
-                for level in _COUNTED:
-                    if current.rank < level.rank <= new.rank:
-                        counts[str(level)] += 1
-            await uow.templates.update(replace(template, **counts, updated_at=svc.clock.now()))
-    return updated
-
-
 async def _apply_identity_change(work: _Work, tenant: Tenant, change: IdentityChange) -> None:
     if not change.previous_bsuid or not change.new_bsuid:
         return
@@ -396,15 +377,21 @@ async def _apply_identity_change(work: _Work, tenant: Tenant, change: IdentityCh
 
 
 async def _apply_template_update(work: _Work, origin: int, update: TemplateUpdate) -> None:
-    uow = work.uow
+    """Move every holder's template (one WABA may serve several tenants). The change is
+    audited as the system, as a template sync's is. An event the state machine refuses
+    for the template's state here (a missed webhook, a race with our submit) leaves it
+    alone and is reported with its reason: the next sync repairs it."""
+    uow, report = work.uow, work.reports[origin]
     applied = False
+    refused: list[str] = []
     for tenant in await uow.tenants.by_waba_id(update.waba_id):
         template = await uow.templates.by_name(tenant.id, update.name, update.language)
         if template is None:
             continue
         try:
             status = apply_meta_event(template.status, update.event)
-        except DomainError:
+        except DomainError as exc:
+            refused.append(f"{update.name} ({update.language}) {update.event}: {exc.message}")
             continue
         applied = True
         updated = replace(
@@ -415,12 +402,46 @@ async def _apply_template_update(work: _Work, origin: int, update: TemplateUpdat
             updated_at=work.svc.clock.now(),
         )
         await uow.templates.update(updated)
+        before, after = _template_snapshot(template), _template_snapshot(updated)
+        if after != before:
+            await work.svc.audit(
+                uow, system_principal(tenant.id), "template.status_update", "template",
+                template.id, before=before, after=after | {"event": update.event},
+                correlation_id=work.correlation_ids[origin],
+            )  # fmt: skip
         work.events.append(
             await announce_status(
                 work.svc, uow, updated, update.reason, work.correlation_ids[origin]
             )
         )
     if applied:
-        work.reports[origin].templates_updated += 1
+        report.templates_updated += 1
+    elif refused:
+        report.ignored_template_updates.extend(refused)
     else:
-        work.reports[origin].unknown_templates += 1
+        report.unknown_templates += 1
+
+
+def _template_snapshot(template: Template) -> dict[str, Any]:
+    """What an audit entry of a status change shows (the keys a sync's entry has)."""
+    return {
+        "status": template.status.value,
+        "rejection_reason": template.rejection_reason,
+        "meta_id": template.meta_id,
+        "category": template.category.value,
+    }
+
+
+def _log_notices(reports: Sequence[IngestReport]) -> None:
+    """What Meta told us that stores nothing, once the batch is applied (a retried
+    transaction logs once)."""
+    for report in reports:
+        for error in report.webhook_errors:
+            log.warning(
+                "Meta reported webhook error %s for phone number %s: %s",
+                error.code,
+                error.phone_number_id,
+                " - ".join(p for p in (error.title, error.message, error.details) if p),
+            )
+        for reason in report.ignored_template_updates:
+            log.warning("template status update ignored: %s", reason)

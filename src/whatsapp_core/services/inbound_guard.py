@@ -28,9 +28,9 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def delivery_keys(batch: WebhookBatch, *, skip_numbers: frozenset[str] = frozenset()) -> list[str]:
-    """One key per inbound message (wamid) and per status (wamid + status), scoped by
-    the receiving phone number (Meta's ids are global; the scope keeps keys readable
-    and lets an operator drop one number's memory)."""
+    """One key per inbound message (wamid) and per status (wamid + status, plus time and
+    code for a failure), scoped by the receiving phone number (Meta's ids are global; the
+    scope keeps keys readable and lets an operator drop one number's memory)."""
     keys: dict[str, None] = {}
     for number in batch.numbers:
         if number.phone_number_id in skip_numbers:
@@ -39,7 +39,12 @@ def delivery_keys(batch: WebhookBatch, *, skip_numbers: frozenset[str] = frozens
         for message in number.messages:
             keys[f"{scope}:m:{message.wamid}"] = None
         for status in number.statuses:
-            keys[f"{scope}:s:{status.wamid}:{status.status}"] = None
+            key = f"{scope}:s:{status.wamid}:{status.status}"
+            if status.status == "failed":
+                # Two failures of one message may differ (code, time); the later one
+                # wins, so a second failure is news, not a duplicate.
+                key += f":{int(status.at.timestamp())}:{status.error_code}"
+            keys[key] = None
     return list(keys)
 
 
@@ -48,6 +53,7 @@ def only_messages_and_statuses(batch: WebhookBatch) -> bool:
     remembered key can stand for."""
     return not (
         batch.templates
+        or batch.errors
         or batch.ignored_fields
         or any(number.identity_changes for number in batch.numbers)
     )

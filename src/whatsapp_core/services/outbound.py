@@ -10,7 +10,7 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from whatsapp_core.domain.identity import CustomerIdentity
+from whatsapp_core.domain.identity import CustomerIdentity, validate_bsuid, validate_wa_id
 from whatsapp_core.domain.model import Conversation, Direction, DomainEvent, Message, Principal
 from whatsapp_core.domain.outgoing import OutgoingMessage, Recipient
 from whatsapp_core.errors import (
@@ -31,7 +31,7 @@ from whatsapp_core.ports import UnitOfWork, WhatsAppGateway
 from whatsapp_core.services.authz import authorize
 from whatsapp_core.services.contacts_identity import resolve_contact
 from whatsapp_core.services.context import Services
-from whatsapp_core.services.inbound import apply_status
+from whatsapp_core.services.delivery_status import apply_status
 from whatsapp_core.services.media_delivery import media_object_id, outgoing_media
 
 MAX_TEXT = 4096  # Meta's limit for a text body
@@ -45,6 +45,20 @@ def validate_text(text: str) -> str:
             f"the message has {len(text)} characters; WhatsApp allows {MAX_TEXT}", field="text"
         )
     return text
+
+
+def validate_recipient(to: CustomerIdentity) -> CustomerIdentity:
+    """A recipient named by a caller (automation, API) must be one Meta can send to:
+    a phone in ``wa_id`` form and/or a well-formed BSUID. Webhooks are read loosely
+    (``CustomerIdentity``); what we are asked to send to is not, so a typo never becomes
+    a contact."""
+    if to.wa_id is not None:
+        validate_wa_id(to.wa_id, field="to.wa_id")
+    if to.bsuid is not None:
+        validate_bsuid(to.bsuid, field="to.bsuid")
+    if to.parent_bsuid is not None:
+        validate_bsuid(to.parent_bsuid, field="to.parent_bsuid")
+    return to
 
 
 async def send_reply(
@@ -85,6 +99,8 @@ async def send_text(
     authorize(principal, Action.MESSAGE_SEND_TEXT_API)
     if (conversation_id is None) == (to is None):
         raise InvalidInput("give either a conversation or a recipient", field="to")
+    if to is not None:
+        validate_recipient(to)
     validate_text(text)
     async with svc.uow() as uow:
         if conversation_id is not None:
@@ -136,6 +152,8 @@ async def send_template(
     )
     if (conversation_id is None) == (to is None):
         raise InvalidInput("give either a conversation or a recipient", field="to")
+    if to is not None:
+        validate_recipient(to)
     async with svc.uow() as uow:
         template = await uow.templates.by_name(principal.tenant_id, name, language)
         if template is None:
@@ -257,7 +275,11 @@ async def _conversation_for(
             last_message_at=now,
             created_at=now,
         )
-        await uow.conversations.add(conversation)
+        if not await uow.conversations.add_many([conversation]):
+            # An inbound message opened it first (that transaction has committed).
+            conversation = await uow.conversations.for_contact(principal.tenant_id, contact.id)
+            if conversation is None:
+                raise Conflict("the conversation changed concurrently; retry")
     return conversation
 
 

@@ -101,6 +101,7 @@ def test_agent_adds_the_daily_work_of_answering_customers() -> None:
         Action.CONVERSATION_RESOLVE,
         Action.CONVERSATION_EXPORT,
         Action.NOTE_WRITE,
+        Action.LABEL_MANAGE,
         Action.CONTACT_WRITE,
         Action.TEMPLATE_SEND,
     }
@@ -115,7 +116,6 @@ def test_manager_adds_team_and_template_management() -> None:
         Action.CONTACT_DELETE,
         Action.CONTACT_EXPORT,
         Action.CONVERSATION_ASSIGN_OTHERS,
-        Action.LABEL_MANAGE,
         Action.REPORT_READ,
         Action.JOB_READ,
         Action.JOB_MANAGE,

@@ -102,7 +102,7 @@ function renderHead() {
 
 // Agents label what they work on (the server checks conversation.reply, not label.manage:
 // that one is for a label catalogue).
-const labels = labelBar($("thread-labels"), { editable: can("conversation.reply"), onChange: labelsChanged });
+const labels = labelBar($("thread-labels"), { editable: can("label.manage"), onChange: labelsChanged });
 
 function labelsChanged(id, now) {
   rememberLabels(now);
@@ -346,6 +346,7 @@ function onEvent(event) {
       if (here) renderSide();
       break;
     case "ai.classified": // the intent chip of an inbound message
+    case "message.media": // a file fetched (or given up on): its picture or reason replaces the placeholder
       if (here) refreshThread();
       break;
     case "ai.suggested": // auto-suggest: shown in the composer of that conversation
