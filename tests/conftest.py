@@ -18,32 +18,45 @@ def embedded_pg() -> Iterator[str]:
     the machine resets that root to mode 0700, which would lock out the server's own
     (non-root) user mid-run."""
     base = Path(tempfile.mkdtemp(prefix="wa-tests-pg-"))
-    server, url = databases.start_embedded(base / "data")
-    databases.run_sync(databases.prepare_template(url))
-    yield url
-    server.cleanup()  # type: ignore[attr-defined]
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        server, url = databases.start_embedded(base / "data")
+        try:
+            databases.run_sync(databases.prepare_template(url))
+            yield url
+        finally:
+            server.cleanup()  # type: ignore[attr-defined]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def pgvector_pg() -> Iterator[str]:
     """Admin URL of a PostgreSQL 18 whose pgvector (0.8.1) runs on any x86-64 CPU, for the
     vector search path; the embedded server's own build needs AVX-512."""
-    base = Path(tempfile.mkdtemp(prefix="wa-tests-pgvector-"))
-    url = databases.portable_pgvector(base / "data")
-    if url is None:
+    if not databases.portable_pgvector_installed():
         pytest.skip("the portable pgvector server is not installed (scripts/services.sh)")
-    databases.run_sync(databases.prepare_template(url))
-    yield url
-    databases.portable_pgvector(base / "data", "stop")
-    shutil.rmtree(base, ignore_errors=True)
+    base = Path(tempfile.mkdtemp(prefix="wa-tests-pgvector-"))
+    try:
+        url = databases.portable_pgvector(base / "data")
+        assert url is not None
+        try:
+            databases.run_sync(databases.prepare_template(url))
+            yield url
+        finally:
+            databases.portable_pgvector(base / "data", "stop")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def machine_pg() -> str:
-    """Admin URL of the machine's PostgreSQL 15 (no pgvector)."""
+def machine_pg() -> Iterator[str]:
+    """Admin URL of the machine's PostgreSQL 15 (no pgvector). It outlives the session,
+    so the session's template database is dropped at the end."""
     url = databases.MACHINE_PG_URL
     if not databases.run_sync(databases.reachable(url)):
         pytest.skip(f"machine PostgreSQL not reachable at {url}")
-    databases.run_sync(databases.prepare_template(url))
-    return url
+    try:
+        databases.run_sync(databases.prepare_template(url))
+        yield url
+    finally:
+        databases.run_sync(databases.drop_template(url))

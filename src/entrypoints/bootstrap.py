@@ -142,7 +142,9 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
+    """``migrate=False``: the embedded database starts at whatever revision it is at
+    (``wa migrate`` moves it itself), and every profile logs in as the tables' owner."""
     runtime = Runtime(settings=settings)
     runtime.events = runtime.broadcaster
     if settings.profile == "memory":
@@ -150,10 +152,10 @@ def build_runtime(settings: Settings) -> Runtime:
         runtime.gateway = MemoryWhatsAppGateway()
         runtime.probes.append(AlwaysReady("database"))
     elif settings.profile == "embedded":
-        runtime._starters.append(_start_embedded_database)
+        runtime._starters.append(lambda rt: _start_embedded_database(rt, migrate=migrate))
         runtime._starters.append(_start_local_storage)
     else:
-        runtime._starters.append(_start_external_database)
+        runtime._starters.append(lambda rt: _start_external_database(rt, schema_only=not migrate))
         runtime._starters.append(_start_redis)
         if not settings.s3_bucket:
             runtime._starters.append(_start_local_storage)
@@ -168,7 +170,11 @@ def build_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
-async def _start_embedded_database(runtime: Runtime) -> None:
+async def _start_embedded_database(runtime: Runtime, *, migrate: bool = True) -> None:
+    """The server's superuser migrates; the application then logs in as ``wa_app_login``
+    (made here, trust authentication on the server's socket), which row-level security
+    binds. ``wa migrate`` (``migrate=False``) stays the superuser: the schema may be
+    anywhere, even empty."""
     from adapters.embedded.postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(runtime.settings.pg_data_dir)
@@ -177,32 +183,80 @@ async def _start_embedded_database(runtime: Runtime) -> None:
     except UpstreamUnavailable as exc:
         raise StartupError(f"{exc} (set WA_DATA_DIR to a writable folder)") from exc
     runtime.on_stop(server.stop)
-    await _open_database(runtime, url, migrate=True)
+    if migrate:
+        from adapters.postgres.engine import with_user
+        from adapters.postgres.roles import APP_LOGIN_ROLE
+
+        await _prepare_embedded_schema(url)
+        await _open_database(runtime, url, app_url=with_user(url, APP_LOGIN_ROLE))
+    else:
+        await _open_database(runtime, url)
 
 
-async def _start_external_database(runtime: Runtime) -> None:
-    assert runtime.settings.database_url is not None
-    await _open_database(runtime, runtime.settings.database_url, migrate=False)
-
-
-async def _open_database(runtime: Runtime, url: str, *, migrate: bool) -> None:
-    from adapters.postgres.engine import DatabaseProbe, create_engine
+async def _prepare_embedded_schema(url: str) -> None:
+    from adapters.postgres.engine import create_engine
     from adapters.postgres.migrate import upgrade
-    from adapters.postgres.uow import SqlaUnitOfWorkFactory
+    from adapters.postgres.roles import ensure_app_login
 
-    engine = create_engine(url)
-    runtime.on_stop(engine.dispose)
-    probe = DatabaseProbe(engine)
+    owner = create_engine(url, pool_size=1)
     try:
-        await probe.check()
-        if migrate:
-            await upgrade(engine)
+        await upgrade(owner)
+        await ensure_app_login(owner)
     except UpstreamUnavailable as exc:
         raise StartupError(
             f"{exc} — database at {redact_url(url)} (check WA_DATABASE_URL)"
         ) from exc
+    finally:
+        await owner.dispose()
+
+
+async def _start_external_database(runtime: Runtime, *, schema_only: bool = False) -> None:
+    """``WA_DATABASE_APP_URL`` when set (the owner's ``WA_DATABASE_URL`` is then for
+    migrations only), else ``WA_DATABASE_URL``. ``schema_only`` (``wa migrate``): the
+    owner's URL, whichever is set, and no check of the login."""
+    settings = runtime.settings
+    owner_url = settings.database_url or settings.database_app_url
+    assert owner_url is not None  # settings require one in production
+    if schema_only or not settings.database_app_url:
+        await _open_database(runtime, owner_url)
+    else:
+        app_setting = ENV_NAMES["database_app_url"]
+        await _open_database(
+            runtime, owner_url, app_url=settings.database_app_url, setting=app_setting
+        )
+
+
+async def _open_database(
+    runtime: Runtime, url: str, *, app_url: str | None = None, setting: str = "WA_DATABASE_URL"
+) -> None:
+    """``url`` is the database's (the owner's: migrations, reports); the application's
+    units of work log in with ``app_url`` when given, else with ``url`` too.
+
+    Whoever the login is, it is checked once: a role row-level security binds (not the
+    owner, member of ``wa_app``, no BYPASSRLS) needs no ``SET LOCAL ROLE`` per
+    transaction; any other keeps it. ``app_url`` must be such a role."""
+    from adapters.postgres.engine import DatabaseProbe, create_engine
+    from adapters.postgres.roles import inspect_login
+    from adapters.postgres.uow import SqlaUnitOfWorkFactory
+
+    login_url = app_url or url
+    engine = create_engine(login_url)
+    runtime.on_stop(engine.dispose)
+    probe = DatabaseProbe(engine)
+    try:
+        await probe.check()
+        login = await inspect_login(engine)
+    except UpstreamUnavailable as exc:
+        raise StartupError(
+            f"{exc} — database at {redact_url(login_url)} (check {setting})"
+        ) from exc
+    if app_url is not None and not login.bound_by_rls:
+        raise StartupError(
+            f"the application's login must be bound by row-level security, but "
+            f"{login.problem()} (check {setting})"
+        )
     runtime.database_url = url
-    runtime._uow = SqlaUnitOfWorkFactory(engine)
+    runtime._uow = SqlaUnitOfWorkFactory(engine, enforce_rls=not login.bound_by_rls)
     runtime.probes.append(probe)
 
 
@@ -343,9 +397,10 @@ async def _start_graph_api_gateway(runtime: Runtime) -> None:
 
 
 async def _start_blob_store(runtime: Runtime) -> None:
-    """Memory profile: in memory. Production with ``WA_S3_BUCKET``: S3 (SSE-S3 on AWS;
-    off for a custom endpoint such as MinIO, which refuses it without a KMS). Otherwise
-    the local folder ``files_dir`` (checked by ``_start_local_storage``)."""
+    """Memory profile: in memory. Production with ``WA_S3_BUCKET``: S3, under
+    ``WA_S3_PREFIX``, encrypted as ``WA_S3_SSE`` says (unset: SSE-S3 on AWS, off for a
+    custom endpoint such as MinIO, which refuses it without a KMS). Otherwise the local
+    folder ``files_dir`` (checked by ``_start_local_storage``)."""
     settings = runtime.settings
     if settings.profile == "memory":
         from adapters.memory.media import MemoryBlobStore
@@ -358,7 +413,8 @@ async def _start_blob_store(runtime: Runtime) -> None:
             settings.s3_bucket,
             endpoint_url=settings.s3_endpoint_url,
             region=settings.s3_region,
-            server_side_encryption=None if settings.s3_endpoint_url else "AES256",
+            prefix=settings.s3_prefix,
+            server_side_encryption=settings.s3_server_side_encryption,
         )
         await store.start()
         runtime.on_stop(store.aclose)

@@ -7,6 +7,7 @@ the variable to change; entry points print it and exit non-zero.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, get_args
@@ -16,6 +17,11 @@ import msgspec
 
 Profile = Literal["memory", "embedded", "production"]
 PROFILES: tuple[str, ...] = get_args(Profile)
+# WA_S3_SSE (any case) -> the ServerSideEncryption objects are written with.
+S3_SSE_MODES: dict[str, str | None] = {"aes256": "AES256", "aws:kms": "aws:kms", "none": None}
+# WA_S3_PREFIX: folder names as blob keys allow them (no "." or ".." to climb out).
+_S3_PREFIX = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+_S3_PREFIX_MAX = 200
 
 
 class SettingsError(Exception):
@@ -27,7 +33,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: str = ".wa-data"
+    # The tables' owner: migrations (`wa migrate`) log in with it. Without
+    # database_app_url the application does too, dropping to the role wa_app per
+    # transaction (SET LOCAL ROLE).
     database_url: str | None = None
+    # The application's own login (API, workers): a role that is NOT the owner, member of
+    # wa_app, without BYPASSRLS, so row-level security binds the session itself. The
+    # embedded profile makes and uses one (wa_app_login) on its own.
+    database_app_url: str | None = None
     redis_url: str | None = None
     secret_key: str | None = None
     # Explicit sealing keys for tenants' credentials, "k2:<base64 32 bytes>,k1:…", the
@@ -36,6 +49,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_endpoint_url: str | None = None
     s3_bucket: str | None = None
     s3_region: str = "us-east-1"
+    # Server-side encryption: AES256 (SSE-S3), aws:kms (the account's KMS key) or none.
+    # Unset: AES256 on AWS, none with an endpoint URL (MinIO refuses SSE-S3 without a KMS).
+    s3_sse: str | None = None
+    # A folder of a shared bucket the whole deployment is kept under ("": the bucket root).
+    s3_prefix: str = ""
     meta_api_base: str = "https://graph.facebook.com"
     meta_api_version: str = "v24.0"
     meta_verify_token: str | None = None
@@ -74,6 +92,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def files_dir(self) -> Path:
         return self.data_path / "files"
+
+    @property
+    def s3_server_side_encryption(self) -> str | None:
+        """What S3 objects are written with (``ServerSideEncryption``); None: nothing asked."""
+        if self.s3_sse is None:
+            return None if self.s3_endpoint_url else "AES256"
+        return S3_SSE_MODES[self.s3_sse.lower()]
 
 
 # Settings field -> environment variable. AI keys keep their SDKs' usual names.
@@ -132,7 +157,12 @@ def _validate(s: Settings) -> None:
     if s.serve_jobs < 0:
         raise SettingsError(f"{ENV_NAMES['serve_jobs']} must be 0 or more (got {s.serve_jobs})")
     if s.profile == "production":
-        missing = [ENV_NAMES[f] for f in _REQUIRED_IN_PRODUCTION if not getattr(s, f)]
+        # Either database URL will do: the API and workers need only the app's login.
+        present = {
+            f: getattr(s, f) or (f == "database_url" and s.database_app_url)
+            for f in _REQUIRED_IN_PRODUCTION
+        }
+        missing = [ENV_NAMES[f] for f in _REQUIRED_IN_PRODUCTION if not present[f]]
         if missing:
             raise SettingsError(
                 f"the production profile needs {', '.join(missing)} "
@@ -143,6 +173,7 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{ENV_NAMES['secret_key']} must be at least 32 characters")
     for field, schemes in (
         ("database_url", ("postgres", "postgresql", "postgresql+asyncpg")),
+        ("database_app_url", ("postgres", "postgresql", "postgresql+asyncpg")),
         ("redis_url", ("redis", "rediss", "unix")),
     ):
         value = getattr(s, field)
@@ -154,8 +185,23 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"{ENV_NAMES['webhook_seen_ttl_seconds']} must be at least 1")
     if not s.http_body_timeout_seconds > 0:
         raise SettingsError(f"{ENV_NAMES['http_body_timeout_seconds']} must be above 0")
+    _validate_s3(s)
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{ENV_NAMES['log_level']} must be DEBUG, INFO, WARNING or ERROR")
+
+
+def _validate_s3(s: Settings) -> None:
+    if s.s3_sse is not None and s.s3_sse.lower() not in S3_SSE_MODES:
+        raise SettingsError(
+            f"{ENV_NAMES['s3_sse']} must be AES256, aws:kms or none (got {s.s3_sse!r})"
+        )
+    prefix = s.s3_prefix.strip("/")
+    if prefix and (len(prefix) > _S3_PREFIX_MAX or not _S3_PREFIX.fullmatch(prefix)):
+        raise SettingsError(
+            f"{ENV_NAMES['s3_prefix']} must be '/'-separated folder names of letters, digits, "
+            f"'.', '_' or '-', none starting with '.', at most {_S3_PREFIX_MAX} characters "
+            f"(got {s.s3_prefix!r})"
+        )
 
 
 def redact_url(url: str) -> str:

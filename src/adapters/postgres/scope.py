@@ -1,9 +1,10 @@
 """The role and tenant a transaction runs under, as row-level security sees them.
 
 Migration 0003 gives every tenant table a policy that only shows and accepts rows whose
-``tenant_id`` equals the transaction-local setting ``app.tenant_id``. The unit of work
-runs each transaction as the role ``wa_app`` so that even a superuser or owner login is
-subject to it, and stores call :meth:`TenantScope.enter` before each statement (every
+``tenant_id`` equals the transaction-local setting ``app.tenant_id``. Unless the login is
+bound by it already (a non-owner member of ``wa_app``), the unit of work runs each
+transaction as the role ``wa_app`` so that even a superuser or owner login is subject to
+it, and stores call :meth:`TenantScope.enter` before each statement (every
 statement of a unit of work goes through it): the role and the tenant go together in
 the transaction's first statement, and the tenant again only when it changes, so a
 single-tenant use case pays one round trip for both.

@@ -83,13 +83,19 @@ contacts = sa.Table(
         unique=True,
         postgresql_where=sa.text("wa_id IS NOT NULL"),
     ),
-    sa.Index(
-        "ix_contacts_name_trgm",
-        "name",
-        postgresql_using="gin",
-        postgresql_ops={"name": "gin_trgm_ops"},
-    ),
+    # Under RLS the search's LIKEs cannot use an index (not LEAKPROOF): this one keeps it to
+    # the tenant's own rows (migration 0019).
+    sa.Index("ix_contacts_tenant", "tenant_id"),
 )
+# The contact search's arms, ``lower(column) LIKE '%...%'``: trigram indexes on exactly those
+# expressions (migration 0019).
+for _column in ("name", "username", "wa_id", "bsuid"):
+    sa.Index(
+        f"ix_contacts_{_column}_search",
+        sa.func.lower(contacts.c[_column]).label(_column),
+        postgresql_using="gin",
+        postgresql_ops={_column: "gin_trgm_ops"},
+    )
 
 conversations = sa.Table(
     "conversations",
@@ -122,6 +128,7 @@ conversations = sa.Table(
         "assignee_id",
         sa.text("last_message_at DESC"),
     ),
+    sa.Index("ix_conversations_labels", "labels", postgresql_using="gin"),  # labels @> ARRAY[…]
 )
 
 messages = sa.Table(
@@ -254,9 +261,9 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_tenant_at", "tenant_id", sa.text("at DESC")),
 )
 
-# Sign-in finds users and API keys before any tenant is known, so these two tables are
-# looked up platform-wide (no row-level security); every other query on them is scoped
-# by tenant_id in the store. Notes are ordinary tenant rows.
+# Under row-level security like every tenant table (migration 0019). Sign-in finds a user
+# by e-mail and an API key by its prefix before any tenant is known: through SECURITY
+# DEFINER functions that return only the row with that key.
 users = sa.Table(
     "users",
     metadata,
@@ -458,7 +465,8 @@ idempotency_keys = sa.Table(
     sa.PrimaryKeyConstraint("tenant_id", "key", name="pk_idempotency_keys"),
 )
 
-# Refresh happens before a tenant is known (looked up by hash): no row-level security.
+# Refresh happens before a tenant is known: the lookup by hash is a SECURITY DEFINER
+# function (migration 0019); everything else runs under row-level security.
 refresh_tokens = sa.Table(
     "refresh_tokens",
     metadata,
@@ -477,8 +485,8 @@ refresh_tokens = sa.Table(
 )
 
 
-# Accepting an invitation happens before a tenant is known (looked up by hash): no
-# row-level security, every query filters by tenant_id itself.
+# Accepting an invitation happens before a tenant is known: the lookup by hash is a
+# SECURITY DEFINER function (migration 0019); the rest runs under row-level security.
 invitations = sa.Table(
     "invitations",
     metadata,

@@ -1,8 +1,9 @@
 """Unit of work over one connection and transaction; nothing is kept without ``commit``.
 
-Each transaction runs as the role ``wa_app`` (``SET LOCAL ROLE``), so row-level security
-applies even when the login is a superuser or the tables' owner, and the stores scope it
-to the tenant of each call (``TenantScope``)."""
+Row-level security applies to every transaction and the stores scope it to the tenant
+of each call (``TenantScope``). The application logs in as a role RLS binds by itself
+(``adapters.postgres.roles``); a login that would bypass it (a superuser, the tables'
+owner) runs each transaction as the role ``wa_app`` instead (``SET LOCAL ROLE``)."""
 
 from __future__ import annotations
 
@@ -42,9 +43,11 @@ from adapters.postgres.stores import (
 
 
 class SqlaUnitOfWork:
-    """``enforce_rls=False`` skips ``SET LOCAL ROLE wa_app`` (one round trip less): right
-    when the login role is itself subject to RLS (a non-owner member of ``wa_app``), and
-    the way a superuser login reads across tenants on purpose."""
+    """``enforce_rls=True`` (the default, safe for any login) runs each transaction as
+    ``wa_app`` (``SET LOCAL ROLE``, sent with the transaction's first statement).
+    ``enforce_rls=False`` skips it: right when the login itself is bound by RLS (see
+    ``roles.inspect_login``; ``bootstrap`` decides so at start), and the way a superuser
+    login reads across tenants on purpose."""
 
     def __init__(self, engine: AsyncEngine, *, enforce_rls: bool = True) -> None:
         self._engine = engine
