@@ -26,7 +26,7 @@ import ipaddress
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -124,26 +124,68 @@ class EventSpec(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     version: int
     summary: str
+    example: msgspec.Struct  # an instance of ``data``, so it cannot drift from the shape
 
 
-def _spec(type_: str, data: type[msgspec.Struct]) -> tuple[str, EventSpec]:
+# -- example payloads: served by GET /api/webhooks/events, shown in examples/n8n ---------
+
+_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+_EXAMPLE_TENANT = uuid.UUID("6f1c2a4e-8b3d-4c5f-9e7a-1d2b3c4d5e6f")
+_MESSAGE = uuid.UUID("0196e0a2-7c41-7d3e-a5f0-3b9c2d8e1f40")
+_OUTBOUND = uuid.UUID("0196e0a3-1f22-7a8b-9c0d-4e5f6a7b8c9d")
+_CONVERSATION = uuid.UUID("0196e09f-5b10-7e2c-8d4a-6f7e8a9b0c1d")
+_AGENT = uuid.UUID("0196d4b1-2e3f-7a40-8b5c-6d7e8f9a0b1c")
+_ANA = ContactRef(
+    id=uuid.UUID("0196e09f-5a01-7b6c-9d8e-0f1a2b3c4d5e"), bsuid="BR.48201957730016452291",
+    wa_id="5511987654321", name="Ana", username=None,
+)  # fmt: skip
+
+
+def _conversation(status: str, assignee: uuid.UUID | None, unread: int) -> ConversationV1:
+    return ConversationV1(
+        conversation_id=_CONVERSATION, status=status, assignee_id=assignee,
+        labels=("orders",) if assignee else (), unread_count=unread,
+        last_inbound_at=_AT, contact=_ANA,
+    )  # fmt: skip
+
+
+_EXAMPLES: tuple[tuple[str, msgspec.Struct], ...] = (
+    ("message.received", MessageReceivedV1(
+        message_id=_MESSAGE, conversation_id=_CONVERSATION, contact=_ANA, type="text",
+        text="Where is my order #123?", wamid="wamid.HBgNNTUxMTk4NzY1NDMyMRUCABIYFjNFQjA",
+        sent_at=_AT, reply_to_wamid=None,
+        content={"text": {"body": "Where is my order #123?"}},
+    )),
+    ("message.status", MessageStatusV1(
+        message_id=_OUTBOUND, conversation_id=_CONVERSATION, contact_id=_ANA.id,
+        wamid="wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEjRBMkQ", status="read", error_code=None,
+        error_text=None, template_name="order_status", template_language="en",
+    )),
+    ("conversation.opened", _conversation("open", None, 1)),
+    ("conversation.assigned", _conversation("open", _AGENT, 0)),
+    ("conversation.resolved", _conversation("resolved", _AGENT, 0)),
+    ("contact.created", ContactCreatedV1(contact=_ANA, created_at=_AT)),
+    ("template.status", TemplateStatusV1(
+        template_id=uuid.UUID("0196c1e0-0a1b-7c2d-8e3f-4a5b6c7d8e9f"), name="delivery_update",
+        language="en", category="UTILITY", status="REJECTED", reason="INCORRECT_CATEGORY",
+        meta_id="1052473920318745",
+    )),
+    ("ai.classified", AiClassifiedV1(
+        message_id=_MESSAGE, conversation_id=_CONVERSATION, contact=_ANA,
+        intent="order_status", confidence=0.91, provider="offline",
+        text="Where is my order #123?",
+    )),
+)  # fmt: skip
+
+
+def _spec(type_: str, example: msgspec.Struct) -> tuple[str, EventSpec]:
+    data = type(example)
     summary = (data.__doc__ or "").strip().splitlines()[0]
-    return type_, EventSpec(type=type_, version=1, data=data, summary=summary)
+    return type_, EventSpec(type=type_, version=1, data=data, summary=summary, example=example)
 
 
 EVENT_CATALOGUE: Mapping[str, EventSpec] = MappingProxyType(
-    dict(
-        [
-            _spec("message.received", MessageReceivedV1),
-            _spec("message.status", MessageStatusV1),
-            _spec("conversation.opened", ConversationV1),
-            _spec("conversation.assigned", ConversationV1),
-            _spec("conversation.resolved", ConversationV1),
-            _spec("contact.created", ContactCreatedV1),
-            _spec("template.status", TemplateStatusV1),
-            _spec("ai.classified", AiClassifiedV1),
-        ]
-    )
+    dict(_spec(type_, example) for type_, example in _EXAMPLES)
 )
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_CATALOGUE)
 
@@ -158,6 +200,14 @@ class EventEnvelope(msgspec.Struct, frozen=True, kw_only=True):
     occurred_at: datetime
     tenant_id: uuid.UUID
     data: msgspec.Struct
+
+
+def example_envelope(spec: EventSpec) -> EventEnvelope:
+    """The whole body a receiver gets for ``spec``'s example (fixed ids and times)."""
+    return EventEnvelope(
+        id=uuid.uuid5(_EXAMPLE_TENANT, spec.type), type=spec.type, v=spec.version,
+        occurred_at=_AT + timedelta(seconds=3), tenant_id=_EXAMPLE_TENANT, data=spec.example,
+    )  # fmt: skip
 
 
 def validate_events(events: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -292,8 +342,14 @@ def event_headers(
 
 # -- where deliveries may go ------------------------------------------------------------
 
-# Cloud metadata endpoints: never a webhook target, whatever an admin allows.
-_NEVER = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+# Never a webhook target, whatever an admin allows: cloud metadata services (AWS, GCP,
+# Azure, Oracle at 169.254.169.254; AWS over IPv6; Alibaba), and below, every link-local
+# address (where metadata services live), unspecified, multicast and broadcast ones.
+_METADATA = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+_NOT_HOSTS = (ipaddress.ip_network("0.0.0.0/8"), ipaddress.ip_network("255.255.255.255/32"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 MAX_URL = 2048
@@ -301,18 +357,32 @@ MAX_URL = 2048
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def routed_address(address: IpAddress) -> IpAddress:
+    """Where a connection to ``address`` really goes: the IPv4 address inside an
+    IPv4-mapped (``::ffff:a.b.c.d``), NAT64 (``64:ff9b::a.b.c.d``) or 6to4 address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
 def address_refusal(address: IpAddress, *, allow_private: bool) -> str | None:
     """Why a delivery must not connect to ``address`` (``None``: it may)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in _NEVER:
+    address = routed_address(address)
+    if address in _METADATA:
         return f"{address} is a cloud metadata address"
-    if address.is_unspecified or address.is_multicast:
+    if address.is_link_local:
+        return f"{address} is a link-local address (where cloud metadata services answer)"
+    if address.is_unspecified or address.is_multicast or any(address in n for n in _NOT_HOSTS):
         return f"{address} is not a host address"
-    # Not global: private, loopback, link-local, shared (100.64/10), documentation...
+    # Not global: private, loopback, shared (100.64/10), documentation, reserved...
     if (not address.is_global or address.is_reserved) and not allow_private:
         return (
-            f"{address} is a private, loopback or link-local address; an admin can allow "
+            f"{address} is a private, loopback or reserved address; an admin can allow "
             "private targets on the subscription (self-hosted n8n on the same network)"
         )
     return None
@@ -322,8 +392,10 @@ def check_target_url(url: str, *, allow_private: bool) -> str:
     """Validate a subscription's URL; ``InvalidInput`` (field ``url``) saying why not.
 
     Literal addresses and names that can only be private (``localhost``, single-label
-    names like ``n8n``, ``*.internal``...) are refused unless ``allow_private``. Public
-    names are checked again by the delivery adapter after DNS resolution."""
+    names like ``n8n``, ``*.internal``...) are refused unless ``allow_private``. Every
+    name, private ones too, is resolved and its addresses checked again by the delivery
+    adapter at each delivery (``address_refusal``: the never-list holds whatever is
+    allowed)."""
     url = url.strip()
     if len(url) > MAX_URL:
         raise InvalidInput(f"the URL is longer than {MAX_URL} characters", field="url")

@@ -123,6 +123,10 @@ async def test_subscribe_receive_signed_events_inspect_and_redeliver_over_rest(
     assert [(s["id"], s["secret"]) for s in listed] == [(created["id"], None)]  # shown once
     catalogue = (await api.http.get("/api/webhooks/events")).json()
     assert len(catalogue["events"]) == 8
+    for event in catalogue["events"]:  # each with its schema and a whole example body
+        assert event["data_schema"]["$ref"]
+        assert (event["example"]["type"], event["example"]["v"]) == (event["type"], 1)
+        assert event["example"]["data"]
     assert "X-Signature-256" in catalogue["signature"]
 
     worker = build_worker(api.runtime, api.runtime.gateway)  # the defaults `wa serve` uses
@@ -250,15 +254,20 @@ async def test_a_dead_or_slow_receiver_does_not_slow_ingest(api: Api, receiver: 
     assert receiver.received, "the slow receiver was being called during the measurement"
     print(f"\ningest, no subscriber:          {fmt(baseline)}")
     print(f"ingest, slow + dead subscriber: {fmt(burdened)}")
-    p95 = statistics.quantiles(baseline, n=20)[-1]
-    p95_burdened = statistics.quantiles(burdened, n=20)[-1]
-    assert p95_burdened < max(3 * p95, p95 + 25)
+    assert p95(burdened) < max(3 * p95(baseline), p95(baseline) + 25)
+
+
+def p95(values: list[float]) -> float:
+    """Interpolated between samples, never beyond them (the default "exclusive" method
+    extrapolates past the largest of a few samples: a p95 above the max)."""
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
 def fmt(values: list[float]) -> str:
     ordered = sorted(values)
-    p95 = statistics.quantiles(ordered, n=20)[-1] if len(ordered) > 1 else ordered[0]
     return (
         f"n={len(ordered)} p50={statistics.median(ordered):.1f} ms "
-        f"p95={p95:.1f} ms max={ordered[-1]:.1f} ms"
+        f"p95={p95(ordered):.1f} ms max={ordered[-1]:.1f} ms"
     )

@@ -2,10 +2,12 @@
 
 Safety, beyond the URL check at subscription time:
 
-- the host is resolved here and every address it resolves to must be allowed
-  (``whatsapp_core.automation.address_refusal``); the request then goes to that very
-  address (Host header and TLS server name stay the original name), so DNS cannot
-  answer differently between the check and the connection (rebinding);
+- the host is resolved here, always (also when the subscription allows private
+  targets: a name may still point at a metadata or link-local address), and every
+  address it resolves to must be allowed (``whatsapp_core.automation.address_refusal``);
+  the request then goes to those very addresses, in order until one connects (Host
+  header and TLS server name stay the original name), so DNS cannot answer
+  differently between the check and the connection (rebinding);
 - redirects are never followed (a 3xx is a failed delivery), so a public receiver
   cannot bounce us to a private address;
 - environment proxies are ignored (``trust_env=False``), for the same reason;
@@ -92,8 +94,8 @@ class HttpxAutomationSink:
 
         try:
             async with asyncio.timeout(self._timeout):
-                request = await self._request(url, body, headers, allow)
-                response = await self._http().send(request, stream=True)
+                requests = await self._requests(url, body, headers, allow)
+                response = await self._send_to_first_that_connects(requests)
                 try:
                     text = await _read_excerpt(response)
                 finally:
@@ -112,38 +114,49 @@ class HttpxAutomationSink:
             retry_after=_retry_after(response.headers.get("retry-after")),
         )
 
-    async def _request(
+    async def _requests(
         self, url: str, body: bytes, headers: Mapping[str, str], allow_private: bool
-    ) -> httpx.Request:
+    ) -> list[httpx.Request]:
+        """One request per allowed address of the target, in the resolver's order."""
         target = httpx.URL(url)
         if target.scheme not in ("http", "https") or not target.host:
             raise _Refused(f"not an http(s) URL: {url}")
-        extensions: dict[str, str] = {}
-        all_headers = dict(headers)
         literal = _address(target.host)
         if literal is not None:
             _check(literal, allow_private)
-        elif not allow_private:
-            port = target.port or (443 if target.scheme == "https" else 80)
+            return [self._http().build_request("POST", target, content=body, headers=headers)]
+        port = target.port or (443 if target.scheme == "https" else 80)
+        try:
+            found = await self._resolve(target.host, port)
+        except OSError as exc:
+            raise httpx.ConnectError(f"cannot resolve {target.host}: {exc}") from exc
+        if not found:
+            raise httpx.ConnectError(f"{target.host} resolves to no address")
+        addresses = []
+        for text in found:
+            address = _address(text)
+            if address is None:
+                raise _Refused(f"{target.host} resolved to {text!r}, not an address")
+            _check(address, allow_private)  # every one, so no answer can slip through
+            addresses.append(text)
+        # Connect to the addresses just checked; the name stays in Host and in TLS.
+        pinned = {**headers, "Host": target.netloc.decode("ascii")}
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        return [
+            self._http().build_request(
+                "POST", target.copy_with(host=address), content=body, headers=pinned,
+                extensions=extensions,
+            )
+            for address in addresses
+        ]  # fmt: skip
+
+    async def _send_to_first_that_connects(self, requests: list[httpx.Request]) -> httpx.Response:
+        for request in requests[:-1]:
             try:
-                addresses = await self._resolve(target.host, port)
-            except OSError as exc:
-                raise httpx.ConnectError(f"cannot resolve {target.host}: {exc}") from exc
-            if not addresses:
-                raise httpx.ConnectError(f"{target.host} resolves to no address")
-            for found in addresses:
-                address = _address(found)
-                if address is None:
-                    raise _Refused(f"{target.host} resolved to {found!r}, not an address")
-                _check(address, allow_private)
-            # Connect to the address just checked; the name stays in Host and in TLS.
-            all_headers["Host"] = target.netloc.decode("ascii")
-            if target.scheme == "https":
-                extensions["sni_hostname"] = target.host
-            target = target.copy_with(host=addresses[0])
-        return self._http().build_request(
-            "POST", target, content=body, headers=all_headers, extensions=extensions
-        )
+                return await self._http().send(request, stream=True)
+            except httpx.ConnectError:
+                continue  # e.g. "localhost" -> ::1 first, the receiver on 127.0.0.1 only
+        return await self._http().send(requests[-1], stream=True)
 
 
 def _address(host: str) -> IpAddress | None:

@@ -18,6 +18,7 @@ from whatsapp_core.automation import (
     TIMESTAMP_HEADER,
     WebhookDelivery,
     WebhookSubscription,
+    example_envelope,
 )
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.services import automation
@@ -96,6 +97,7 @@ class EventTypeOut(msgspec.Struct, kw_only=True):
     version: int
     summary: str
     data_schema: dict[str, Any]
+    example: dict[str, Any]  # a whole body as POSTed (fixed ids and times)
 
 
 class CatalogueOut(msgspec.Struct, kw_only=True):
@@ -134,7 +136,7 @@ class WebhookController(Controller):
         )  # fmt: skip
         return WebhookOut.of(subscription, secret)
 
-    @get("/events", summary="The event catalogue: payload versions and JSON schemas")
+    @get("/events", summary="The event catalogue: versions, JSON schemas, example bodies")
     async def events(self) -> CatalogueOut:
         return CatalogueOut(
             signature=_SIGNATURE_DOC,
@@ -144,6 +146,7 @@ class WebhookController(Controller):
                     version=spec.version,
                     summary=spec.summary,
                     data_schema=msgspec.json.schema(spec.data),
+                    example=msgspec.to_builtins(example_envelope(spec)),
                 )
                 for spec in EVENT_CATALOGUE.values()
             ],

@@ -216,6 +216,55 @@ async def test_private_targets_are_refused_at_subscription_and_at_delivery(
     await rebinding.aclose()
 
 
+@pytest.mark.parametrize("answer", ["169.254.169.254", "::ffff:169.254.169.254", "fe80::1"])
+async def test_a_name_resolving_to_the_never_list_is_refused_even_when_private_is_allowed(
+    answer: str,
+) -> None:
+    """Allowing private targets (self-hosted n8n) still resolves the name: one that
+    points at the metadata service or any link-local address is refused, never sent."""
+    seen: list[httpx.Request] = []
+    asked: list[tuple[str, int]] = []
+
+    async def metadata(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["10.0.0.7", answer]  # one allowed answer does not excuse the other
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    sink = HttpxAutomationSink(resolver=metadata, transport=httpx.MockTransport(handler))
+    for url in ("http://n8n:5678/webhook/x", "http://hooks.example.com/x"):
+        result = await sink.deliver(url, b"{}", {}, allow_private=True)
+        assert result.refused
+        assert "metadata" in (result.error or "") or "link-local" in (result.error or "")
+    assert asked == [("n8n", 5678), ("hooks.example.com", 80)]
+    assert seen == []
+    await sink.aclose()
+
+
+async def test_an_allowed_private_name_is_pinned_and_each_address_tried_in_order() -> None:
+    seen: list[str] = []
+
+    async def two(host: str, port: int) -> list[str]:
+        return ["::1", "10.0.0.7"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        if request.url.host == "::1":
+            raise httpx.ConnectError("connection refused")
+        return httpx.Response(204)
+
+    sink = HttpxAutomationSink(resolver=two, transport=httpx.MockTransport(handler))
+    result = await sink.deliver("http://n8n:5678/webhook/x", b"{}", {}, allow_private=True)
+    assert result.status_code == 204
+    assert seen == ["::1", "10.0.0.7"]  # the checked addresses, never the name again
+    refused = await sink.deliver("http://n8n:5678/webhook/x", b"{}", {})
+    assert refused.refused  # without the opt-in, the private answers are refused
+    assert len(seen) == 2
+    await sink.aclose()
+
+
 async def test_the_checked_address_is_the_one_connected_to() -> None:
     """DNS is resolved once; the request goes to that address with the name kept in the
     Host header and as the TLS server name (no second lookup to rebind)."""

@@ -21,6 +21,7 @@ from whatsapp_core.automation import (
     check_target_url,
     event_headers,
     excerpt,
+    routed_address,
     sign,
     validate_events,
     verify_signature,
@@ -81,10 +82,46 @@ def test_an_admin_can_allow_private_targets_for_self_hosted_n8n(url: str) -> Non
     assert check_target_url(url, allow_private=True) == url
 
 
-def test_metadata_endpoints_stay_refused_even_when_private_targets_are_allowed() -> None:
-    with pytest.raises(InvalidInput, match="metadata"):
-        check_target_url("http://169.254.169.254/", allow_private=True)
-    assert address_refusal(ipaddress.ip_address("fd00:ec2::254"), allow_private=True)
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/", "metadata"),
+        ("http://[fd00:ec2::254]/", "metadata"),
+        ("http://100.100.100.200/", "metadata"),
+        ("http://169.254.10.1:5678/", "link-local"),
+        ("http://[fe80::1]:5678/", "link-local"),
+        ("http://[::ffff:169.254.169.254]/", "metadata"),  # the same address, IPv6-mapped
+        ("http://[64:ff9b::a9fe:a9fe]/", "metadata"),  # ... through NAT64
+        ("http://[2002:a9fe:a9fe::1]/", "metadata"),  # ... through 6to4
+        ("http://0.0.0.0:5678/", "not a host address"),
+        ("http://224.0.0.1/", "not a host address"),
+        ("http://255.255.255.255/", "not a host address"),
+    ],
+)
+def test_the_never_list_stays_refused_even_when_private_targets_are_allowed(
+    url: str, reason: str
+) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        check_target_url(url, allow_private=True)
+
+
+def test_addresses_wrapped_in_ipv6_are_judged_by_where_they_go() -> None:
+    v4 = ipaddress.IPv4Address("10.0.0.5")
+    for wrapped in ("::ffff:10.0.0.5", "64:ff9b::a00:5", "2002:a00:5::1"):
+        assert routed_address(ipaddress.ip_address(wrapped)) == v4
+    assert address_refusal(ipaddress.ip_address("64:ff9b::808:808"), allow_private=False) is None
+    native = ipaddress.ip_address("2001:4860:4860::8888")
+    assert routed_address(native) == native
+
+
+def _never(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    routed = routed_address(address)
+    return (
+        routed.is_link_local or routed.is_multicast or routed.is_unspecified
+        or routed in ipaddress.ip_network("0.0.0.0/8")
+        or str(routed) in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200",
+                           "255.255.255.255")
+    )  # fmt: skip
 
 
 @given(st.ip_addresses())
@@ -92,12 +129,18 @@ def test_an_address_is_refused_iff_it_is_not_global_unless_allowed(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address,
 ) -> None:
     refused = address_refusal(address, allow_private=False)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # where a connection to it really goes
-    if address.is_global and not (address.is_multicast or address.is_reserved):
+    routed = routed_address(address)  # where a connection to it really goes
+    if routed.is_global and not (routed.is_reserved or _never(address)):
         assert refused is None
     else:
         assert refused is not None
+
+
+@given(st.ip_addresses())
+def test_with_private_targets_allowed_only_the_never_list_is_refused(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    assert (address_refusal(address, allow_private=True) is not None) == _never(address)
 
 
 def test_signature_verifies_with_the_secret_timestamp_and_exact_body() -> None:
