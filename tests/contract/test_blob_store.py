@@ -23,6 +23,8 @@ from moto.server import ThreadedMotoServer
 from adapters.memory.media import MemoryBlobStore
 from adapters.storage.local import LocalBlobStore
 from adapters.storage.s3 import MIN_PART_SIZE, S3BlobStore
+from entrypoints.bootstrap import Runtime, _start_blob_store
+from entrypoints.settings import load_settings
 from whatsapp_core.errors import InvalidInput, NotFound
 from whatsapp_core.media import BlobStore
 
@@ -277,12 +279,65 @@ async def test_s3_encrypts_prefixes_and_cleans_up_multipart(moto_endpoint: str) 
         head = await store.client.head_object(Bucket=store.bucket, Key=f"deploy-1/{k}")
         assert head["ServerSideEncryption"] == "AES256"
         big = os.urandom(3 * 1024 * 1024)
+        # A stream of more than one part goes up as a multipart upload: encrypted too.
+        multipart = key()
+        stored = await store.put(multipart, chunks(big, big), content_type="video/mp4")
+        assert stored.size == 2 * len(big)
+        head = await store.client.head_object(Bucket=store.bucket, Key=f"deploy-1/{multipart}")
+        assert head["ServerSideEncryption"] == "AES256"
+        assert head["ETag"].strip('"').endswith("-2")  # S3's mark of a 2-part upload
         with pytest.raises(Boom):
             await store.put(key(), chunks(*[big] * 5, fail_after=4), content_type="text/plain")
         uploads = await store.client.list_multipart_uploads(Bucket=store.bucket)
         assert not uploads.get("Uploads")  # the failed multipart upload was aborted
         listed = await store.client.list_objects_v2(Bucket=store.bucket)
-        assert [o["Key"] for o in listed["Contents"]] == [f"deploy-1/{k}"]
+        assert sorted(o["Key"] for o in listed["Contents"]) == sorted(
+            [f"deploy-1/{k}", f"deploy-1/{multipart}"]
+        )
+
+
+@pytest.mark.parametrize(
+    ("env", "sse"),
+    [
+        ({}, None),  # with an endpoint URL (MinIO; here moto): no encryption unless asked
+        ({"WA_S3_SSE": "AES256"}, "AES256"),
+    ],
+)
+async def test_the_composition_root_builds_s3_from_settings(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], sse: str | None
+) -> None:
+    """``WA_S3_*`` reach the store ``wa serve`` and ``wa worker`` use."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    bucket = f"wa-test-{uuid.uuid4().hex[:12]}"
+    async with SESSION.client("s3", endpoint_url=moto_endpoint, region_name=REGION) as admin:
+        await admin.create_bucket(Bucket=bucket)
+    settings = load_settings(
+        {
+            "WA_PROFILE": "production",
+            "WA_DATABASE_URL": "postgresql://unused/wa",
+            "WA_REDIS_URL": "redis://unused",
+            "WA_SECRET_KEY": "s" * 40,
+            "WA_META_APP_SECRET": "unused",
+            "WA_META_VERIFY_TOKEN": "unused",
+            "WA_S3_BUCKET": bucket,
+            "WA_S3_ENDPOINT_URL": moto_endpoint,
+            "WA_S3_PREFIX": "/acme/prod/",
+            **env,
+        }
+    )
+    runtime = Runtime(settings=settings, _starters=[_start_blob_store])  # the store alone
+    await runtime.start()
+    try:
+        store = runtime.blobs
+        assert isinstance(store, S3BlobStore)
+        k = key()
+        await store.put(k, b"kept", content_type="text/plain")
+        head = await store.client.head_object(Bucket=bucket, Key=f"acme/prod/{k}")
+        assert head.get("ServerSideEncryption") == sse
+        assert (await runtime.readiness())["storage"] == "ok"
+    finally:
+        await runtime.stop()
 
 
 async def test_s3_without_encryption_and_readiness(moto_endpoint: str) -> None:

@@ -8,26 +8,35 @@
   it with its error and correlation id; retry queues it again (and with the store back
   it succeeds), discard removes another; both are audited; another tenant's manager
   sees none of it.
+- With the S3 store (moto's server on localhost, real HTTP, real aioboto3) the download
+  is a redirect to a presigned link that lives minutes, and that link serves the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterable, Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import aioboto3
+import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 
 from adapters.memory.media import MemoryBlobStore
+from adapters.storage.s3 import S3BlobStore
 from entrypoints.worker.runner import Worker, build_worker
 from tests.integration.http_world import Http, World, redis_reachable, running_app
 from whatsapp_core.errors import StorageError
 from whatsapp_core.exports import CONTACT_COLUMNS
 from whatsapp_core.jobs import RetryPolicy
-from whatsapp_core.media import StoredBlob
+from whatsapp_core.media import PRESIGNED_URL_SECONDS, StoredBlob
 
 pytestmark = pytest.mark.integration
 CONTACTS = 5000
@@ -244,3 +253,87 @@ def test_the_jobs_page_is_linked_for_managers_only(http: Http) -> None:
         assert ('href="/jobs"' in page.text) is linked
         assert ('id="depths-body"' in page.text) is linked
         assert "/static/jobs.js" in page.text
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def s3_blobs(http: Http, endpoint: str, prefix: str) -> Iterator[S3BlobStore]:
+    """The app's (and its workers') blob store swapped for S3, opened on the app's loop."""
+    session = aioboto3.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+    store = S3BlobStore(
+        f"wa-exports-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint, prefix=prefix,
+        session=session,
+    )  # fmt: skip
+    http.run(store.start)
+    before, http.runtime.blobs = http.runtime.blobs, store
+    try:
+        http.run(lambda: store.client.create_bucket(Bucket=store.bucket))
+        yield store
+    finally:
+        http.runtime.blobs = before
+        http.run(store.aclose)
+
+
+def test_with_s3_the_download_is_a_short_presigned_link(http: Http) -> None:
+    w = World.register(http)
+    import_contacts(w, 300)
+    manager = w.user("manager")
+    with moto_server() as endpoint, s3_blobs(http, endpoint, prefix="acme-prod") as s3:
+        asked = http.call("POST", "/api/exports", manager, json={"kind": "contacts"})
+        export_id = ok(asked, 202)["id"]
+        assert http.run(worker(http).drain) == 1
+        status = ok(http.call("GET", f"/api/exports/{export_id}", manager))
+        assert (status["status"], status["rows_done"]) == ("ready", 300)
+
+        # stored under the deployment's prefix and the tenant's folder, encrypted (SSE-S3)
+        name = f"acme-prod/tenants/{w.tenant_id}/exports/{export_id}.csv"
+        head = http.run(lambda: s3.client.head_object(Bucket=s3.bucket, Key=name))
+        assert head["ServerSideEncryption"] == "AES256"
+        assert head["ContentType"].startswith("text/csv")
+
+        # (not through http.call: its client would follow the link into the app)
+        answer = http.client.get(status["download_url"], headers=manager, follow_redirects=False)
+        assert answer.status_code in (302, 307), answer.text
+        assert answer.headers["cache-control"] == "private, no-store"
+        link = answer.headers["location"]
+        parts = urlsplit(link)
+        assert f"{parts.scheme}://{parts.netloc}" == endpoint
+        assert parts.path == f"/{s3.bucket}/{name}"
+        query = parse_qs(parts.query)
+        assert query["X-Amz-Expires"] == [str(PRESIGNED_URL_SECONDS)]
+        assert int(query["X-Amz-Expires"][0]) <= 600  # minutes, not days
+        assert "X-Amz-Signature" in query
+        assert "attachment" in query["response-content-disposition"][0]
+
+        # The browser follows the link with no credentials of ours: the signature is one.
+        fetched = httpx.get(link, timeout=10)
+        assert fetched.status_code == 200, fetched.text
+        assert fetched.headers["content-disposition"].endswith(f"''{status['filename']}")
+        assert fetched.content == http.run(lambda: _read(s3, name.removeprefix("acme-prod/")))
+        rows = list(csv.reader(io.StringIO(fetched.content.decode())))
+        assert rows[0] == list(CONTACT_COLUMNS)
+        assert sorted(r[1] for r in rows[1:]) == sorted(f"551190{i:07d}" for i in range(300))
+        assert all(r[0].startswith(f"Customer {w.tag} ") for r in rows[1:])
+
+    audit = ok(http.call("GET", "/api/audit", w.admin))
+    (downloaded,) = [
+        e for e in audit if (e["action"], e["entity_id"]) == ("export.download", export_id)
+    ]
+    assert downloaded["after"]["link"] is True  # handed a link, not streamed
+
+
+async def _read(store: S3BlobStore, key: str) -> bytes:
+    return b"".join([chunk async for chunk in store.open(key)])
