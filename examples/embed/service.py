@@ -5,8 +5,10 @@ stores them through ``whatsapp_core`` on the in-memory adapters, and answers the
 customer through its OWN gateway (here one that records instead of calling Meta;
 yours would call the Graph API or another provider).
 
-    python examples/embed/service.py          # a self-check: posts a webhook, replies
-    python examples/embed/service.py --serve  # keep serving on 127.0.0.1:8081
+    .venv/bin/python examples/embed/service.py          # a self-check: a webhook, a reply
+    .venv/bin/python examples/embed/service.py --serve  # keep serving on 127.0.0.1:8081
+
+(the project's virtualenv: see examples/embed/README.md)
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ import secrets
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterable
 
 from adapters.library import build_inbox
 from adapters.meta import sign
 from whatsapp_core import (
+    DeliveryError,
     DomainError,
     InvalidInput,
     OutgoingMessage,
+    PhoneNumberInfo,
     Principal,
     Recipient,
+    RemoteTemplate,
     Role,
     SendReceipt,
     Template,
@@ -43,7 +49,9 @@ PHONE_NUMBER_ID = "106540352242922"
 
 
 class RecordingGateway:
-    """Your WhatsAppGateway: any object with these methods (a typing.Protocol)."""
+    """Your ``WhatsAppGateway`` (``whatsapp_core.ports``, a ``typing.Protocol``): any
+    object with these methods will do; mypy checks it where it is passed. This one
+    records sends instead of calling Meta; yours would call the Graph API."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
@@ -55,16 +63,31 @@ class RecordingGateway:
         return SendReceipt(wamid=f"wamid.embed.{len(self.sent)}")
 
     async def submit_template(self, tenant: Tenant, template: Template) -> str:
-        raise NotImplementedError("this example sends no templates")
+        raise DeliveryError("this example sends no templates")
 
-    async def list_templates(self, tenant: Tenant) -> list[object]:
-        return []
+    async def list_templates(self, tenant: Tenant) -> list[RemoteTemplate]:
+        return []  # Meta's templates of the tenant's WABA: none here
 
-    async def delete_template(self, *args: object, **kwargs: object) -> bool:
-        raise NotImplementedError("this example manages no templates")
+    async def delete_template(
+        self, tenant: Tenant, *, name: str, meta_id: str | None = None
+    ) -> bool:
+        return False  # no such template at "Meta"
 
-    async def upload_media(self, *args: object, **kwargs: object) -> str:
-        raise NotImplementedError("this example sends no media")
+    async def upload_media(
+        self,
+        tenant: Tenant,
+        data: AsyncIterable[bytes],
+        *,
+        mime_type: str,
+        size: int,
+        filename: str | None = None,
+    ) -> str:
+        raise DeliveryError("this example sends no media")
+
+    async def phone_number_info(self, tenant: Tenant) -> PhoneNumberInfo:
+        return PhoneNumberInfo(
+            phone_number_id=tenant.phone_number_id or "", verified_name=tenant.name
+        )
 
 
 inbox = build_inbox(app_secret=APP_SECRET)
@@ -78,7 +101,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)
     }
     body = await reader.readexactly(int(headers.get("content-length", "0")))
-    status, answer = 404, {"detail": "not found"}
+    answer: dict[str, str | int] = {"detail": "not found"}
+    status = 404
     if request_line.startswith("POST /webhook "):
         try:
             report = await inbox.receive(body, headers.get("x-hub-signature-256"))

@@ -127,17 +127,53 @@ def test_data_survives_a_restart(env: dict[str, str]) -> None:
         first.stop()
     listed = wa("tenant", "list", env=env)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("acme\t")
+    assert listed.stdout.splitlines()[1].startswith("acme\t")  # under the header row
     resealed = wa("tenant", "reseal", env=env)
     assert resealed.returncode == 0, resealed.stderr
     assert resealed.stdout.strip() == "0 tenant(s) re-sealed with key k1"
 
 
 def test_migrate_current_reports_head(env: dict[str, str]) -> None:
+    upgraded = wa("migrate", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
     result = wa("migrate", "current", env=env)
     assert result.returncode == 0, result.stderr
     database, head = result.stdout.split("code head:")
     assert head.strip() in database
+
+
+def test_migrate_moves_the_schema_only_where_it_is_told(env: dict[str, str]) -> None:
+    """The migrate commands start the embedded database without the upgrade to head
+    every other command does: each revision asked for is the one that stays."""
+    fresh = wa("migrate", "current", env=env)
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.startswith("database: empty (base)  code head: ")  # changed nothing
+
+    up = wa("migrate", "upgrade", "0005", env=env)
+    assert up.returncode == 0, up.stderr
+    assert up.stdout == "schema at revision 0005; was empty (base)\n"
+    assert up.stderr == ""  # Alembic's INFO lines stay quiet without --verbose
+
+    down = wa("migrate", "downgrade", "-1", env=env)  # a step back needs no `--`
+    assert down.returncode == 0, down.stderr
+    assert down.stdout == "schema at revision 0004; was 0005\n"
+    assert wa("migrate", "current", env=env).stdout.startswith("database: 0004  code head: ")
+
+    base = wa("migrate", "downgrade", "base", "--verbose", env=env)
+    assert base.returncode == 0, base.stderr
+    assert base.stdout == "schema is empty (base); was 0004\n"
+    assert "alembic: Running downgrade 0001 -> , " in base.stderr
+
+    for args, needle in (
+        (["downgrade", "nonsense"], "unknown revision 'nonsense' (known: 0001…"),
+        (["upgrade", "9999"], "unknown revision '9999' (known: 0001…"),
+        (["downgrade", "-1"], "the schema is already empty (base): nothing to downgrade"),
+    ):
+        wrong = wa("migrate", *args, env=env)
+        assert wrong.returncode == 2, wrong.stdout
+        assert wrong.stderr.startswith(f"wa: error: {needle}")
+        assert wrong.stderr.count("\n") == 1
+        assert wrong.stdout == ""
 
 
 @pytest.mark.parametrize(
@@ -146,7 +182,7 @@ def test_migrate_current_reports_head(env: dict[str, str]) -> None:
         ({"WA_PROFILE": "staging"}, ["serve"], 2, "WA_PROFILE must be one of"),
         ({"WA_PORT": "x"}, ["serve"], 2, "WA_PORT"),
         ({"WA_PROFILE": "production"}, ["serve"], 2, "WA_DATABASE_URL"),
-        ({}, ["tenant", "create", "--slug", "Bad Slug"], 1, "slug must be"),
+        ({}, ["tenant", "create", "--slug", "Bad Slug"], 2, "slug must be"),
         ({"WA_PROFILE": "memory"}, ["migrate", "current"], 2, "memory profile has no database"),
     ],
 )

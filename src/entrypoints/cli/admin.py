@@ -1,4 +1,4 @@
-"""``wa user``, ``wa apikey``, ``wa export``: a tenant's administration from a terminal.
+"""``wa user``, ``wa apikey``: a tenant's administration from a terminal.
 
 Each command runs on the configured profile and acts through the core's use cases as the
 tenant's administrator (audited as ``system``, with a ``cli-…`` correlation id), exactly
@@ -7,10 +7,7 @@ as the same change made through the API would be checked and recorded.
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,21 +21,18 @@ from entrypoints.cli.common import (
     fail,
     print_json,
     run_with_runtime,
-    settings_or_exit,
+    stored_settings,
     tenant_by_slug,
 )
 from whatsapp_core.domain.accounts import ApiKey, User, normalize_email
-from whatsapp_core.errors import InvalidInput, NotFound
+from whatsapp_core.errors import Conflict, InvalidInput, NotFound
 from whatsapp_core.policies.access import API_KEY_ACTIONS, Role
-from whatsapp_core.services import accounts, contacts
+from whatsapp_core.services import accounts
 
 user_app = typer.Typer(help="A tenant's users (people who sign in).", no_args_is_help=True)
 apikey_app = typer.Typer(help="A tenant's API keys (automation, n8n).", no_args_is_help=True)
-export_app = typer.Typer(help="Export a tenant's data.", no_args_is_help=True)
 
 TenantOpt = Annotated[str, typer.Option("--tenant", help="the tenant's slug (wa tenant list)")]
-PAGE = 500
-CSV_COLUMNS = ("name", "phone", "bsuid", "username", "tags", "opted_in")
 
 
 def _password(given: str | None) -> str:
@@ -81,16 +75,19 @@ def user_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a user in a tenant."""
-    settings = settings_or_exit(profile=profile)
+    settings = stored_settings(profile, "it has no tenants to add users to")
     secret = _password(password)
 
     async def work(runtime: Runtime) -> User:
         with cli_correlation("user-create"):
             found = await tenant_by_slug(runtime, tenant)
-            return await accounts.create_user(
-                runtime.services, runtime.hasher, administrator(found),
-                email=email, name=name, role=role, password=secret,
-            )  # fmt: skip
+            try:
+                return await accounts.create_user(
+                    runtime.services, runtime.hasher, administrator(found),
+                    email=email, name=name, role=role, password=secret,
+                )  # fmt: skip
+            except Conflict as exc:
+                raise await _taken(runtime, email) or exc from None
 
     user = run_with_runtime(settings, work)
     if as_json:
@@ -109,7 +106,7 @@ def user_reset_password(
     as_json: JsonOpt = False,
 ) -> None:
     """Set a new password for a user (their other sessions stay signed in)."""
-    settings = settings_or_exit(profile=profile)
+    settings = stored_settings(profile, "it has no users")
     try:
         address = normalize_email(email)
     except InvalidInput as exc:
@@ -133,6 +130,22 @@ def user_reset_password(
         print_json(_user_json(user, slug))
     else:
         typer.echo(f"password of {user.email} ({slug}) changed")
+
+
+async def _taken(runtime: Runtime, email: str) -> Conflict | None:
+    """The store says only that a unique value clashed: say which, when it is the e-mail
+    (unique on the platform: one sign-in, one tenant)."""
+    address = normalize_email(email)
+    async with runtime.uow() as uow:
+        holder = await uow.users.by_email(address)
+        if holder is None:
+            return None
+        owner = await uow.tenants.get(holder.tenant_id)
+    return Conflict(
+        f"a user with the e-mail {address} already exists (in tenant {owner.slug}); "
+        "`wa user reset-password` sets a new password",
+        field="email",
+    )
 
 
 def _key_json(key: ApiKey, tenant_slug: str, token: str | None = None) -> dict[str, object]:
@@ -166,7 +179,7 @@ def apikey_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API key; its token is printed once and never stored."""
-    settings = settings_or_exit(profile=profile)
+    settings = stored_settings(profile, "the key would be gone when the command ends")
 
     async def work(runtime: Runtime) -> tuple[ApiKey, str]:
         with cli_correlation("apikey-create"):
@@ -192,7 +205,7 @@ def apikey_revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke an API key: requests with it are refused from now on."""
-    settings = settings_or_exit(profile=profile)
+    settings = stored_settings(profile, "it has no API keys")
     wanted = prefix.removeprefix("wak_").split("_", 1)[0]
 
     async def work(runtime: Runtime) -> ApiKey:
@@ -210,43 +223,3 @@ def apikey_revoke(
         print_json(_key_json(key, tenant))
     else:
         typer.echo(f"API key {key.name!r} ({key.prefix}) revoked in {tenant}")
-
-
-@export_app.command("contacts")
-def export_contacts(
-    tenant: TenantOpt,
-    out: Annotated[
-        Path | None, typer.Option(help="CSV file to write (default: standard output)")
-    ] = None,
-    profile: ProfileOpt = None,
-) -> None:
-    """Every contact of a tenant as CSV (name, phone, bsuid, username, tags, opted_in)."""
-    settings = settings_or_exit(profile=profile)
-    if out is not None and not out.parent.is_dir():
-        fail(f"--out: folder {out.parent} does not exist", 2)
-
-    async def work(runtime: Runtime) -> tuple[str, int]:
-        with cli_correlation("export-contacts"):
-            admin = administrator(await tenant_by_slug(runtime, tenant))
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(CSV_COLUMNS)
-            count = 0
-            async for page in contacts.export_pages(runtime.services, admin, page_size=PAGE):
-                for c in page:
-                    writer.writerow(
-                        [c.name or "", c.wa_id or "", c.bsuid or "", c.username or "",
-                         ";".join(c.tags), "yes" if c.opted_in else "no"]
-                    )  # fmt: skip
-                count += len(page)
-            return buffer.getvalue(), count
-
-    text, count = run_with_runtime(settings, work)
-    if out is None:
-        sys.stdout.write(text)
-        return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        fail(f"--out: cannot write {out} ({exc.strerror})", 2)
-    typer.echo(f"{count} contact(s) of {tenant} written to {out}", err=True)

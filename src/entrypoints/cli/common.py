@@ -19,7 +19,7 @@ from entrypoints.bootstrap import Runtime, StartupError, build_runtime
 from entrypoints.settings import Settings, SettingsError, load_settings
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.domain.tenants import Tenant
-from whatsapp_core.errors import DomainError, NotFound
+from whatsapp_core.errors import DomainError, InvalidInput, NotFound
 from whatsapp_core.policies.access import Role
 from whatsapp_core.services.context import CURRENT_CORRELATION_ID
 
@@ -43,9 +43,28 @@ def settings_or_exit(**overrides: object) -> Settings:
         fail(str(exc), 2)
 
 
-def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+def stored_settings(profile: str | None, what: str) -> Settings:
+    """Settings for a command whose work must outlive it: the memory profile keeps
+    nothing once the command ends, so it is refused rather than reported done."""
+    settings = settings_or_exit(profile=profile)
+    if settings.profile == "memory":
+        fail(
+            f"the memory profile keeps nothing after the command ends: {what} "
+            "(use embedded or production)",
+            2,
+        )
+    return settings
+
+
+def run_with_runtime(
+    settings: Settings, work: Callable[[Runtime], Awaitable[T]], *, migrate: bool = True
+) -> T:
+    """Start a runtime, run ``work`` on it, stop it. ``migrate=False``: the embedded
+    database keeps its schema as it is (``wa migrate``). Input the product refuses as
+    invalid exits 2, as a bad argument does; any other refusal or failure exits 1."""
+
     async def main() -> T:
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings, migrate=migrate)
         await runtime.start()
         try:
             return await work(runtime)
@@ -56,6 +75,8 @@ def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]
         return asyncio.run(main())
     except StartupError as exc:
         fail(str(exc))
+    except InvalidInput as exc:
+        fail(str(exc), 2)
     except DomainError as exc:
         fail(str(exc))
 

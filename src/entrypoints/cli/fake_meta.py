@@ -6,6 +6,7 @@ translation, ingest), so a scripted exchange exercises the real wire format.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import datetime
@@ -18,6 +19,22 @@ WABA_ID = "102290129340398"
 DISPLAY_PHONE_NUMBER = "15550001111"
 DEFAULT_PHONE = "5511999990001"  # the simulated customer
 DEFAULT_NAME = "Maria Silva"
+# What a customer's ``media`` step sends: a 1x1 PNG, or a one-page PDF.
+SAMPLE_FILES = {
+    "image": (
+        "image/png",
+        "photo.png",
+        base64.b64decode(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+        ),
+    ),
+    "document": (
+        "application/pdf",
+        "invoice.pdf",
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]"
+        b"/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
+    ),
+}
 
 
 def bsuid_for(wa_id: str) -> str:
@@ -72,6 +89,25 @@ class MetaWebhooks:
             "timestamp": _seconds(at),
             "type": "text",
             "text": {"body": text},
+        }
+        value = self._messages_value(contacts=[contact], messages=[message])
+        return self._envelope("messages", value, at)
+
+    def media_message(
+        self, *, wamid: str, wa_id: str, name: str, kind: str, media: dict[str, Any],
+        at: datetime,
+    ) -> bytes:  # fmt: skip
+        """An image or document the customer sends: Meta's webhook carries only its
+        media id (and caption, mime type, sha256); the bytes are fetched later."""
+        bsuid = bsuid_for(wa_id)
+        contact = {"profile": {"name": name}, "wa_id": wa_id, "user_id": bsuid}
+        message = {
+            "from": wa_id,
+            "from_user_id": bsuid,
+            "id": wamid,
+            "timestamp": _seconds(at),
+            "type": kind,
+            kind: media,
         }
         value = self._messages_value(contacts=[contact], messages=[message])
         return self._envelope("messages", value, at)

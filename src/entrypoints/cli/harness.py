@@ -5,6 +5,7 @@ the outbox jobs run by the real worker when a step asks for it."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import secrets
 import uuid
@@ -16,6 +17,7 @@ from structlog.testing import capture_logs
 from adapters.memory.basics import FrozenClock
 from adapters.memory.gateway import MemoryWhatsAppGateway
 from adapters.memory.idempotency import MemoryIdempotencyGuard
+from adapters.memory.media import MemoryMediaFetcher
 from adapters.meta import decode_webhook, sign, verify_signature
 from adapters.meta.translate import to_batch
 from entrypoints.bootstrap import Runtime, build_runtime
@@ -24,10 +26,12 @@ from entrypoints.cli.fake_meta import (
     DEFAULT_PHONE,
     DISPLAY_PHONE_NUMBER,
     PHONE_NUMBER_ID,
+    SAMPLE_FILES,
     WABA_ID,
     MetaWebhooks,
     bsuid_for,
 )
+from entrypoints.cli.harness_team import TeamSteps
 from entrypoints.cli.records import (
     RecordingPublisher,
     SequentialIds,
@@ -38,6 +42,7 @@ from entrypoints.cli.records import (
     human_duration,
 )
 from entrypoints.settings import Settings
+from entrypoints.worker.handlers import media_fetch
 from entrypoints.worker.runner import Worker, build_worker
 from whatsapp_core.domain.identity import CustomerIdentity
 from whatsapp_core.domain.model import (
@@ -46,7 +51,7 @@ from whatsapp_core.domain.model import (
     Principal,
 )
 from whatsapp_core.errors import DomainError
-from whatsapp_core.jobs import JobRecord, JobState
+from whatsapp_core.jobs import MEDIA_FETCH, JobRecord, JobState
 from whatsapp_core.policies.access import Role
 from whatsapp_core.policies.template_content import TemplateComponents
 from whatsapp_core.policies.window import window_state
@@ -58,7 +63,7 @@ START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 TICK = timedelta(seconds=1)  # every step takes a second, so messages never tie
 
 
-class Harness:
+class Harness(TeamSteps):
     def __init__(self, *, slug: str = "acme", start: datetime = START) -> None:
         self.clock = FrozenClock(start)
         self.runtime: Runtime = build_runtime(Settings(profile="memory"))  # no env, offline AI
@@ -79,10 +84,16 @@ class Harness:
         self._steps = itertools.count(1)
         assert isinstance(self.runtime.gateway, MemoryWhatsAppGateway)
         self._gateway = self.runtime.gateway
+        self.media = MemoryMediaFetcher()  # Meta's copies of the files customers send
 
     async def start(self) -> None:
         await self.runtime.start()
-        self.worker: Worker = build_worker(self.runtime, self._gateway)
+        blobs = self.runtime.blobs
+        assert blobs is not None
+        fetch = media_fetch(lambda: self.runtime.services, self.media, blobs)
+        self.worker: Worker = build_worker(
+            self.runtime, self._gateway, handlers={MEDIA_FETCH: fetch}
+        )
         svc, hasher = self.runtime.services, self.runtime.hasher
         self.tenant, admin = await accounts.register_tenant(
             svc, hasher, slug=self.slug, name=f"{self.slug.title()} Store",
@@ -174,6 +185,31 @@ class Harness:
         self.focus = await self._conversation_of(phone)
         return notes
 
+    async def customer_sends(
+        self, kind: str, *, caption: str | None = None, filename: str | None = None
+    ) -> list[str]:
+        """An image or document: Meta keeps the file and the webhook names its id."""
+        phone, person = self.customer
+        mime_type, sample_name, data = SAMPLE_FILES[kind]
+        media_id = self.media.add(data, mime_type)
+        media = {"id": media_id, "mime_type": mime_type, "sha256": hashlib.sha256(data).hexdigest()}
+        if caption:
+            media["caption"] = caption
+        if kind == "document":
+            media["filename"] = filename or sample_name
+        wamid = f"wamid.SIM{next(self._wamids):010d}"
+        body = self.meta.media_message(
+            wamid=wamid, wa_id=phone, name=person, kind=kind, media=media, at=self.clock.now()
+        )
+        notes = [
+            f"Meta POSTs a webhook ({len(body)} bytes): {kind} {wamid} from +{phone}, "
+            f"media id {media_id} ({len(data)} bytes, {mime_type}, kept at Meta)",
+            "X-Hub-Signature-256 verified, body decoded and translated",
+            await self._webhook(body),
+        ]
+        self.focus = await self._conversation_of(phone)
+        return notes
+
     async def agent_replies(self, text: str) -> list[str]:
         message = await outbound.send_reply(self.runtime.services, self.agent, self._focus(), text)
         return [f"send_reply: message {message.id} stored as accepted, msg.send queued"]
@@ -236,10 +272,6 @@ class Harness:
         self.clock.advance(delta)
         return [f"clock moved {human_duration(delta)}: now {self.clock.now().isoformat()}"]
 
-    async def resolve(self) -> list[str]:
-        await conversations.resolve(self.runtime.services, self.agent, self._focus())
-        return ["conversation resolved by the agent"]
-
     async def add_template(
         self, *, name: str, language: str, category: str, body: str,
         header: str | None, footer: str | None, decision: str | None,
@@ -284,6 +316,7 @@ class Harness:
             contacts = await uow.contacts.count(self.tenant.id)
         contact = conversation = window = None
         messages: list[Message] = []
+        notes = 0
         if self.focus is not None:
             view, newest_first = await conversations.get_thread(
                 svc, self.admin, self.focus, limit=200
@@ -291,8 +324,11 @@ class Harness:
             contact, conversation = view.contact, view.conversation
             window = window_state(conversation.last_inbound_at, now)
             messages = list(reversed(newest_first))
+            notes = len(await accounts.list_notes(svc, self.admin, self.focus))
+        team = {self.agent.user_id: "agent", self.admin.user_id: "admin"}
+        assignee = team.get(conversation.assignee_id, "nobody") if conversation else "nobody"
         return State(
             now=now, contact=contact, conversation=conversation, window=window,
             messages=messages, jobs=await self.jobs(), contacts=contacts,
-            sent_to_meta=len(self._gateway.sent),
+            sent_to_meta=len(self._gateway.sent), assignee=assignee, notes=notes,
         )  # fmt: skip

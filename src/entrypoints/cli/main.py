@@ -1,7 +1,10 @@
 """``wa``: serve, migrate and administer the platform from a terminal.
 
-Every failure a user can cause ends as ``wa: error: <one line>`` and exit code 2
-(bad settings or arguments) or 1 (a part could not start), never a traceback.
+Every failure a user can cause ends as ``wa: error: <one line>``, never a traceback, and
+exit code 2 when the command cannot run as given (bad settings, a bad argument, input
+the product refuses as invalid, an unknown revision, a script that is not valid) or 1
+when it ran and failed (a part could not start, a conflict, something not found, an
+expectation of a script that did not hold).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Annotated
 import typer
 
 from entrypoints.bootstrap import Runtime, StartupError, build_runtime, freeze_startup_heap
-from entrypoints.cli.admin import apikey_app, export_app, user_app
+from entrypoints.cli.admin import apikey_app, user_app
 from entrypoints.cli.common import (
     JsonOpt,
     ProfileOpt,
@@ -23,18 +26,22 @@ from entrypoints.cli.common import (
     print_json,
     run_with_runtime,
     settings_or_exit,
+    stored_settings,
 )
+from entrypoints.cli.export import export_app
+from entrypoints.cli.migrate import migrate_app
 from entrypoints.cli.simulate import simulate_app, simulator
+from entrypoints.cli.tenants import tenant_app
 from entrypoints.settings import ENV_NAMES, Settings
-from whatsapp_core.domain.tenants import Tenant
 
 __all__ = ["app", "fail", "main", "run_with_runtime", "settings_or_exit"]
+
+MAX_CONCURRENCY = 1000  # jobs in flight in one worker process
+MAX_DEMO = 100_000  # demo conversations
 
 app = typer.Typer(
     name="wa", help="WhatsApp Business team inbox.", no_args_is_help=True, add_completion=True
 )
-migrate_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
-tenant_app = typer.Typer(help="Tenants: one WhatsApp Business Account each.", no_args_is_help=True)
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
@@ -46,7 +53,7 @@ app.add_typer(simulate_app, name="simulate")
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (WA_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (WA_PORT)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="port (WA_PORT)")] = None,
     profile: ProfileOpt = None,
     reload: Annotated[
         bool, typer.Option(help="development: restart when a file under src/ changes")
@@ -54,6 +61,7 @@ def serve(
     jobs: Annotated[
         int | None,
         typer.Option(
+            min=0,
             help="jobs in flight at once in the in-process worker, not in production "
             "(WA_SERVE_JOBS, default 4: each one slows the API it shares a loop with; "
             "0: none, run `wa worker` beside it)",
@@ -159,7 +167,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="jobs in flight at once")] = 16,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=MAX_CONCURRENCY, help="jobs in flight at once")
+    ] = 16,
     profile: ProfileOpt = None,
 ) -> None:
     """Run job workers (sends, automation, AI, media) until stopped."""
@@ -192,181 +202,59 @@ def worker(
 @app.command()
 def demo(
     slug: Annotated[str, typer.Option(help="the demo tenant's short name")] = "demo",
-    conversations: Annotated[int, typer.Option(help="how many customers write in")] = 200,
-    profile: ProfileOpt = None,
-) -> None:
-    """Create a demo tenant with users for every role, templates and conversations."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    from entrypoints.cli.demo import PASSWORD, build_demo
-
-    settings = settings_or_exit(profile=profile)
-
-    async def work(runtime: Runtime) -> None:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
-            bar.add_task(f"building demo tenant {slug!r}…", total=None)
-            result = await build_demo(runtime, slug=slug, conversations=conversations)
-        typer.echo(
-            f"demo tenant {result.slug}: {result.conversations} conversations, "
-            f"{result.messages} messages"
-        )
-        for role, email in result.logins.items():
-            typer.echo(f"  {role:<8} {email}  password: {PASSWORD}")
-        typer.echo(f"sign in at http://{settings.host}:{settings.port}/ (run `wa serve`)")
-
-    run_with_runtime(settings, work)
-
-
-app.command("simulator")(simulator)
-
-
-@migrate_app.command("upgrade")
-def migrate_upgrade(
-    revision: Annotated[str, typer.Argument()] = "head", profile: ProfileOpt = None
-) -> None:
-    """Upgrade the schema (embedded starts its server; production uses WA_DATABASE_URL)."""
-    settings = _database_settings(profile)
-
-    async def work(runtime: Runtime) -> str | None:
-        from adapters.postgres.engine import create_engine
-        from adapters.postgres.migrate import current, upgrade
-
-        engine = create_engine(_url(runtime), pool_size=1)
-        try:
-            await upgrade(engine, revision)
-            return await current(engine)
-        finally:
-            await engine.dispose()
-
-    typer.echo(f"schema at revision {run_with_runtime(settings, work)}")
-
-
-@migrate_app.command("downgrade")
-def migrate_downgrade(
-    revision: Annotated[str, typer.Argument()], profile: ProfileOpt = None
-) -> None:
-    """Downgrade the schema to REVISION (e.g. 'base' or '-1')."""
-    settings = _database_settings(profile)
-
-    async def work(runtime: Runtime) -> str | None:
-        from adapters.postgres.engine import create_engine
-        from adapters.postgres.migrate import current, downgrade
-
-        engine = create_engine(_url(runtime), pool_size=1)
-        try:
-            await downgrade(engine, revision)
-            return await current(engine)
-        finally:
-            await engine.dispose()
-
-    typer.echo(f"schema at revision {run_with_runtime(settings, work)}")
-
-
-@migrate_app.command("current")
-def migrate_current(profile: ProfileOpt = None) -> None:
-    """Print the schema's revision and the code's head."""
-    from adapters.postgres.migrate import head
-
-    settings = _database_settings(profile)
-
-    async def work(runtime: Runtime) -> str | None:
-        from adapters.postgres.engine import create_engine
-        from adapters.postgres.migrate import current
-
-        engine = create_engine(_url(runtime), pool_size=1)
-        try:
-            return await current(engine)
-        finally:
-            await engine.dispose()
-
-    typer.echo(f"database: {run_with_runtime(settings, work)}  code head: {head()}")
-
-
-def _database_settings(profile: str | None) -> Settings:
-    settings = settings_or_exit(profile=profile)
-    if settings.profile == "memory":
-        fail("the memory profile has no database to migrate (use embedded or production)", 2)
-    return settings
-
-
-def _url(runtime: Runtime) -> str:
-    assert runtime.database_url is not None
-    return runtime.database_url
-
-
-@tenant_app.command("create")
-def tenant_create(
-    slug: Annotated[str, typer.Option(help="short unique name, e.g. acme")],
-    name: Annotated[str | None, typer.Option(help="display name")] = None,
-    waba_id: Annotated[str | None, typer.Option(help="WhatsApp Business Account id")] = None,
-    phone_number_id: Annotated[str | None, typer.Option(help="Meta phone number id")] = None,
+    conversations: Annotated[
+        int, typer.Option(min=1, max=MAX_DEMO, help="how many customers write in")
+    ] = 200,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a tenant."""
-    from whatsapp_core.services.tenants import create_tenant
+    """Create a demo tenant: users for every role, templates, and conversations the team
+    has answered, assigned, labelled and resolved (another --slug for a second one)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    settings = settings_or_exit(profile=profile)
+    from entrypoints.cli.demo import PASSWORD, DemoResult, build_demo, demo_numbers, refuse_taken
 
-    async def work(runtime: Runtime) -> Tenant:
-        return await create_tenant(
-            runtime.uow,
-            runtime.ids,
-            slug=slug,
-            name=name or slug,
-            waba_id=waba_id,
-            phone_number_id=phone_number_id,
-        )
+    settings = stored_settings(profile, "a demo tenant would be gone before you could sign in")
 
-    tenant = run_with_runtime(settings, work)
+    async def work(runtime: Runtime) -> DemoResult:
+        await refuse_taken(runtime.services, slug, demo_numbers(slug)[1])  # before the bar
+        bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("conversations"), TimeElapsedColumn(),
+            console=Console(stderr=True), disable=as_json,
+        )  # fmt: skip
+        with bar:
+            task = bar.add_task(f"demo tenant {slug!r}", total=conversations)
+            return await build_demo(
+                runtime, slug=slug, conversations=conversations,
+                on_progress=lambda done: bar.advance(task, done),
+            )  # fmt: skip
+
+    result = run_with_runtime(settings, work)
+    url = browser_url(settings)
     if as_json:
-        print_json(_tenant_json(tenant))
-    else:
-        typer.echo(f"tenant {tenant.slug} created (id {tenant.id})")
-
-
-@tenant_app.command("list")
-def tenant_list(profile: ProfileOpt = None, as_json: JsonOpt = False) -> None:
-    """List tenants (slug, name, phone number id, id)."""
-    settings = settings_or_exit(profile=profile)
-
-    async def work(runtime: Runtime) -> list[Tenant]:
-        async with runtime.uow() as uow:
-            return await uow.tenants.list()
-
-    tenants = run_with_runtime(settings, work)
-    if as_json:
-        print_json([_tenant_json(t) for t in tenants])
+        print_json({**vars(result), "password": PASSWORD, "url": url})
         return
-    for t in tenants:
-        typer.echo(f"{t.slug}\t{t.name}\t{t.phone_number_id or '-'}\t{t.id}")
+    counts = result.counts
+    typer.echo(
+        f"demo tenant {result.slug}: {result.conversations} conversations, "
+        f"{result.messages} messages ({counts['replies']} answered, {counts['assigned']} "
+        f"assigned, {counts['resolved']} resolved, {counts['notes']} notes)"
+    )
+    for role, email in result.logins.items():
+        typer.echo(f"  {role:<8} {email}  password: {PASSWORD}")
+    typer.echo(f"sign in at {url}/ (run `wa serve`)")
 
 
-def _tenant_json(tenant: Tenant) -> dict[str, object]:
-    return {
-        "id": str(tenant.id),
-        "slug": tenant.slug,
-        "name": tenant.name,
-        "waba_id": tenant.waba_id,
-        "phone_number_id": tenant.phone_number_id,
-        "display_phone_number": tenant.display_phone_number,
-    }
+def browser_url(settings: Settings) -> str:
+    """Where a browser on this machine reaches ``wa serve`` with these settings."""
+    wildcard = settings.host in ("0.0.0.0", "::", "")  # noqa: S104 (not binding here)
+    host = "127.0.0.1" if wildcard else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
-@tenant_app.command("reseal")
-def tenant_reseal(profile: ProfileOpt = None) -> None:
-    """After adding a key to WA_SECRET_KEYS: re-seal every tenant's Meta credentials
-    under the active key, so the old key can be retired."""
-    from whatsapp_core.services.tenants import reseal_credentials
-
-    settings = settings_or_exit(profile=profile)
-
-    async def work(runtime: Runtime) -> str:
-        assert runtime.secrets is not None
-        changed = await reseal_credentials(runtime.uow, runtime.secrets)
-        return f"{changed} tenant(s) re-sealed with key {runtime.secrets.active_key_id}"
-
-    typer.echo(run_with_runtime(settings, work))
+app.command("simulator")(simulator)
 
 
 def main() -> None:

@@ -44,6 +44,8 @@ class State(msgspec.Struct, kw_only=True):
     jobs: list[JobRecord]  # oldest first
     contacts: int
     sent_to_meta: int
+    assignee: str = "nobody"  # the focus conversation's: agent, admin or nobody
+    notes: int = 0  # on the focus conversation
 
 
 class SequentialIds:

@@ -14,6 +14,7 @@ from entrypoints.cli.records import State, StepReport
 from entrypoints.cli.scenario import StepResult
 from whatsapp_core.domain.model import DomainEvent, Message
 from whatsapp_core.jobs import JobRecord
+from whatsapp_core.media import MediaRef
 
 
 def _time(at: datetime | None) -> str:
@@ -77,10 +78,22 @@ def print_state(console: Console, state: State) -> None:
         shown = "open" if window and window.is_open else "closed"
         table.add_row("24 h window", f"{shown} (closes {closes} UTC)")
         table.add_row("unread", str(conversation.unread_count))
+        table.add_row("assignee", state.assignee)
+        table.add_row("labels", escape(", ".join(conversation.labels)) or "-")
+        table.add_row("notes", str(state.notes))
         table.add_row("contacts in tenant", str(state.contacts))
         console.print(table)
     console.print(messages_table(state.messages))
     console.print(jobs_table(state.jobs))
+
+
+def _shown_text(m: Message) -> str:
+    """A file shows as ``[image: available] caption``."""
+    ref = MediaRef.of(m.content)
+    if m.type not in ("image", "document", "audio", "video"):
+        return m.text or ""
+    state = ref.state.value if ref is not None else "pending"
+    return f"[{m.type}: {state}] {m.text or ''}".rstrip()
 
 
 def messages_table(messages: list[Message]) -> Table:
@@ -90,7 +103,7 @@ def messages_table(messages: list[Message]) -> Table:
     for m in messages:
         table.add_row(
             _time(m.created_at), "→" if m.direction == "outbound" else "←", m.type,
-            escape(_cut(m.text)), str(m.status or "-"), m.intent or "-",
+            escape(_cut(_shown_text(m))), str(m.status or "-"), m.intent or "-",
             str(m.error_code) if m.error_code is not None else "",
         )  # fmt: skip
     return table
@@ -155,7 +168,8 @@ def state_json(state: State) -> dict[str, Any]:
         "conversation": None
         if conversation is None
         else {"id": str(conversation.id), "status": conversation.status.value,
-              "unread": conversation.unread_count,
+              "unread": conversation.unread_count, "assignee": state.assignee,
+              "labels": list(conversation.labels), "notes": state.notes,
               "window_open": bool(window and window.is_open),
               "window_closes_at": window.closes_at.isoformat()
               if window and window.closes_at else None},

@@ -9,21 +9,22 @@ import msgspec
 
 from entrypoints.cli.harness import Harness
 from entrypoints.cli.records import State, StepReport, human_duration, last_inbound
-from entrypoints.cli.script import (
+from entrypoints.cli.script import Script, Step
+from entrypoints.cli.script_shapes import (
     AgentSays,
+    CustomerMedia,
     CustomerSays,
     Expect,
     LastMessage,
     MetaFailure,
     MetaStatus,
-    Script,
     SendTemplate,
-    Step,
 )
 from whatsapp_core.domain.identity import normalize_phone
 from whatsapp_core.domain.model import Message
 from whatsapp_core.errors import DomainError
 from whatsapp_core.jobs import JobState
+from whatsapp_core.media import MediaRef
 
 
 class Check(msgspec.Struct, kw_only=True):
@@ -84,6 +85,16 @@ def describe_step(step: Step) -> str:
             return "agent resolves the conversation"
         case "advance":
             return f"the clock moves {human_duration(arg)}"
+        case "assign":
+            return "the admin unassigns it" if arg == "nobody" else f"the admin assigns it to {arg}"
+        case "label":
+            return f"agent labels it {arg!r}"
+        case "note":
+            return f"agent notes {arg!r}"
+        case "media":
+            media = arg if isinstance(arg, CustomerMedia) else CustomerMedia(type=arg)
+            caption = f" ({media.caption!r})" if media.caption else ""
+            return f"customer sends {'an' if media.type == 'image' else 'a'} {media.type}{caption}"
     return step.kind
 
 
@@ -123,6 +134,17 @@ def action_for(harness: Harness, step: Step) -> Callable[[], Awaitable[list[str]
                 return await harness.resolve()
             case "advance":
                 return harness.advance(arg)
+            case "assign":
+                return await harness.assign(arg)
+            case "label":
+                return await harness.add_label(arg)
+            case "note":
+                return await harness.add_note(arg)
+            case "media":
+                media = arg if isinstance(arg, CustomerMedia) else CustomerMedia(type=arg)
+                return await harness.customer_sends(
+                    media.type, caption=media.caption, filename=media.filename
+                )
         raise AssertionError(f"unhandled step kind {step.kind}")
 
     return run
@@ -208,6 +230,13 @@ def judge(expect: Expect | None, report: StepReport, state: State) -> list[Check
                 check(f"pending {kind} jobs", count, pending.count(kind))
     if expect.sent_to_meta is not None:
         check("sends reaching Meta", expect.sent_to_meta, state.sent_to_meta)
+    if expect.assignee is not None:
+        check("assignee", expect.assignee, state.assignee)
+    if expect.labels is not None:
+        labels = sorted(conversation.labels) if conversation else []
+        check("labels", sorted(x.strip().lower() for x in expect.labels), labels)
+    if expect.notes is not None:
+        check("notes", expect.notes, state.notes)
     return checks
 
 
@@ -220,9 +249,21 @@ def _last_message(
         expected = getattr(wanted, field)
         if expected is None:
             continue
-        actual = getattr(last, field, None) if last is not None else None
+        if field == "media":
+            actual = _media_state(last)
+        else:
+            actual = getattr(last, field, None) if last is not None else None
         shown = str(actual) if field != "error_code" or actual is None else actual
         check(f"last message {field}", expected, "none" if actual is None else shown)
+
+
+def _media_state(message: Message | None) -> str | None:
+    """``available`` / ``unavailable`` once the ``media.fetch`` job ran, ``pending``
+    before; ``None`` for a message without a file."""
+    if message is None or message.type not in ("image", "document", "audio", "video"):
+        return None
+    ref = MediaRef.of(message.content)
+    return ref.state.value if ref is not None else "pending"
 
 
 def _shown(value: Any) -> str:

@@ -11,6 +11,10 @@ before anything runs. A mistake is one ``ScriptError`` naming the file, line and
       - run_jobs
       - agent: It left today!
         expect: {last_message: accepted}
+      - media: {type: image, caption: the box}   # also: assign, label, note, resolve…
+
+The step kinds and expectations are ``script_shapes``; an expectation naming an event
+or job kind the product never produces is a mistake in the script, not a failure.
 """
 
 from __future__ import annotations
@@ -19,119 +23,26 @@ import difflib
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import yaml
 
-from entrypoints.cli.fake_meta import DEFAULT_NAME, DEFAULT_PHONE
+from entrypoints.cli.script_shapes import (
+    EVENT_KINDS,
+    KINDS,
+    NO_ARGUMENT,
+    CustomerSays,
+    Expect,
+    Head,
+)
 from whatsapp_core.domain.identity import normalize_phone
 from whatsapp_core.errors import InvalidInput
+from whatsapp_core.jobs import JOB_KINDS
 
 
 class ScriptError(Exception):
     """The script cannot run. ``str()`` is one line: ``FILE:LINE: step N: reason``."""
-
-
-class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-# -- what a step does -------------------------------------------------------------------
-
-
-class CustomerSays(_Strict):
-    text: str
-    from_: str | None = msgspec.field(default=None, name="from")
-    name: str | None = None
-
-
-class AgentSays(_Strict):
-    text: str
-
-
-class SendTemplate(_Strict):
-    name: str
-    language: str = "en"
-    params: list[str | int | float] = msgspec.field(default_factory=list)
-
-
-class MetaStatus(_Strict):
-    status: Literal["sent", "delivered", "read", "failed"]
-    error_code: int | None = None
-    error_title: str | None = None
-
-
-class MetaFailure(_Strict):
-    code: int
-    http_status: int = 400
-
-
-# Each kind: the shape of its argument. ``None`` in a union: the kind needs no argument.
-KINDS: dict[str, Any] = {
-    "customer": str | CustomerSays,
-    "agent": str | AgentSays,
-    "template": SendTemplate,
-    "meta_status": Literal["sent", "delivered", "read", "failed"] | MetaStatus,
-    "meta_fails_next": int | MetaFailure,
-    "run_jobs": bool | None,
-    "resolve": bool | None,
-    "advance": str,
-}
-NO_ARGUMENT = frozenset({"run_jobs", "resolve"})
-
-
-# -- what a step expects ----------------------------------------------------------------
-
-
-class LastMessage(_Strict):
-    status: str | None = None
-    direction: Literal["inbound", "outbound"] | None = None
-    type: str | None = None
-    text: str | None = None
-    intent: str | None = None
-    error_code: int | None = None
-
-
-class Expect(_Strict):
-    conversation: Literal["open", "pending", "resolved"] | None = None
-    window: Literal["open", "closed"] | None = None
-    unread: int | None = None
-    messages: int | None = None
-    contacts: int | None = None
-    intent: str | None = None
-    last_message: str | LastMessage | None = None
-    error: str | None = None
-    events: list[str] | None = None
-    pending_jobs: int | dict[str, int] | None = None
-    sent_to_meta: int | None = None
-
-
-# -- the script -------------------------------------------------------------------------
-
-
-class TemplateDef(_Strict):
-    name: str
-    body: str
-    language: str = "en"
-    category: Literal["UTILITY", "MARKETING", "AUTHENTICATION"] = "UTILITY"
-    header: str | None = None
-    footer: str | None = None
-    # Meta's decision, delivered by webhook before the first step (PENDING: none yet).
-    status: Literal["APPROVED", "REJECTED", "PENDING"] = "APPROVED"
-
-
-class CustomerDef(_Strict):
-    phone: str = DEFAULT_PHONE
-    name: str = DEFAULT_NAME
-
-
-class Head(_Strict):
-    name: str | None = None
-    description: str | None = None
-    tenant: str = "acme"
-    customer: CustomerDef = msgspec.field(default_factory=CustomerDef)
-    templates: list[TemplateDef] = msgspec.field(default_factory=list)
 
 
 class Step(msgspec.Struct, kw_only=True):
@@ -272,6 +183,7 @@ def _step(where: _Where, number: int, raw: Any, node: yaml.Node) -> Step:
     expect = None
     if raw.get("expect") is not None:
         expect = where.convert(raw["expect"], Expect, _child(node, ["expect"]), label, "expect")
+        _check_names(where, _child(node, ["expect"]), label, expect)
     title = raw.get("title")
     if title is not None and not isinstance(title, str):
         raise where.error(_child(node, ["title"]), f"{label}: `title` must be text")
@@ -279,6 +191,24 @@ def _step(where: _Where, number: int, raw: Any, node: yaml.Node) -> Step:
         number=number, line=node.start_mark.line + 1, kind=kind, argument=argument,
         expect=expect, title=title,
     )  # fmt: skip
+
+
+def _check_names(where: _Where, node: yaml.Node | None, label: str, expect: Expect) -> None:
+    """An event or job kind the product never produces would fail at run time as if the
+    product were wrong: it is a mistake in the script."""
+    named = [("events", kind, EVENT_KINDS) for kind in expect.events or []]
+    if isinstance(expect.pending_jobs, dict):
+        named += [("pending_jobs", kind, JOB_KINDS) for kind in expect.pending_jobs]
+    for field, kind, known in named:
+        if kind in known:
+            continue
+        close = difflib.get_close_matches(kind, sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        what = "event" if field == "events" else "job kind"
+        raise where.error(
+            _child(node, [field]), f"{label}: `expect.{field}`: unknown {what} {kind!r} "
+            f"({hint}known: {', '.join(sorted(known))})",
+        )  # fmt: skip
 
 
 class _Where:

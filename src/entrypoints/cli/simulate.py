@@ -162,7 +162,7 @@ def simulate_conversation(
 
 def simulator(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8090,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8090,
     phone_number_id: Annotated[
         list[str] | None,
         typer.Option(help="a business phone number id (repeatable); any numeric id is accepted"),
@@ -193,8 +193,6 @@ def simulator(
 
     from adapters.meta.simulator import SimulatorConfig, create_simulator
 
-    if not 0 < port < 65536:
-        fail(f"--port must be between 1 and 65535 (got {port})", 2)
     numbers = phone_number_id or []
     for value in [*numbers, waba_id]:
         if not value.isdigit():

@@ -9,11 +9,12 @@ import json
 import os
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from typer.testing import CliRunner
 
 from adapters.memory.basics import SystemClock, UuidGenerator
@@ -23,10 +24,13 @@ from entrypoints import bootstrap
 from entrypoints.cli import common
 from entrypoints.cli.main import app, main
 from entrypoints.settings import Settings
+from whatsapp_core.domain.identity import CustomerIdentity
 from whatsapp_core.domain.model import Contact
+from whatsapp_core.domain.webhook import InboundMessage, NumberUpdates, WebhookBatch
 from whatsapp_core.errors import Unauthenticated
 from whatsapp_core.services import accounts
 from whatsapp_core.services.context import Services
+from whatsapp_core.services.inbound import ingest_webhook
 
 pytestmark = pytest.mark.unit
 
@@ -35,18 +39,22 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def db(monkeypatch: pytest.MonkeyPatch) -> MemoryUnitOfWorkFactory:
+def db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MemoryUnitOfWorkFactory:
+    """The commands see the embedded profile (the memory one they refuse: it keeps
+    nothing), but run on one shared memory database."""
     shared = MemoryUnitOfWorkFactory()
 
-    def build(settings: Settings) -> bootstrap.Runtime:
-        runtime = bootstrap.build_runtime(settings)
+    def build(settings: Settings, **options: Any) -> bootstrap.Runtime:
+        assert settings.profile == "embedded"
+        runtime = bootstrap.build_runtime(replace(settings, profile="memory"), **options)
         runtime._uow = shared
         runtime.hasher = Argon2PasswordHasher(time_cost=1, memory_cost=1024)
         return runtime
 
     for name in [n for n in os.environ if n.startswith("WA_")]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("WA_PROFILE", "memory")
+    monkeypatch.setenv("WA_PROFILE", "embedded")
+    monkeypatch.setenv("WA_DATA_DIR", str(tmp_path / "never-used"))
     monkeypatch.setattr(common, "build_runtime", build)
     return shared
 
@@ -93,7 +101,9 @@ def test_tenant_create_and_list_as_json(acme: dict[str, Any]) -> None:
     assert listed[0]["id"] == acme["id"]
     code, out, _ = wa("tenant", "list")
     assert code == 0
-    assert out.startswith("acme\tacme\t-\t")
+    header, row = out.splitlines()
+    assert header == "SLUG\tNAME\tPHONE NUMBER ID\tID"
+    assert row.startswith("acme\tacme\t-\t")
 
 
 def test_user_create_acts_as_the_tenants_administrator_and_is_audited(
@@ -132,8 +142,8 @@ def test_user_create_reads_a_piped_password(
     ("args", "code", "needle"),
     [
         (["--tenant", "nope"], 1, "wa: error: no tenant 'nope' (see `wa tenant list`)"),
-        (["--password", "short"], 1, "wa: error: the password needs at least 10 characters"),
-        (["--email", "not-an-email"], 1, "is not an email address"),
+        (["--password", "short"], 2, "wa: error: the password needs at least 10 characters"),
+        (["--email", "not-an-email"], 2, "is not an email address"),
     ],
 )
 def test_user_create_errors_are_one_line(
@@ -148,12 +158,15 @@ def test_user_create_errors_are_one_line(
     assert needle in err
 
 
-def test_user_create_twice_is_a_conflict(acme: dict[str, Any]) -> None:
+def test_user_create_twice_is_a_conflict_naming_the_email(acme: dict[str, Any]) -> None:
     args = ["user", "create", "--tenant", "acme", "--email", "d@acme.test", "--name", "D"]
     assert wa(*args, "--password", PASSWORD)[0] == 0
     code, _, err = wa(*args, "--password", PASSWORD)
     assert code == 1
-    assert err.startswith("wa: error: ")
+    assert err == (
+        "wa: error: a user with the e-mail d@acme.test already exists (in tenant acme); "
+        "`wa user reset-password` sets a new password\n"
+    )
 
 
 def test_no_password_without_a_terminal_or_pipe(acme: dict[str, Any]) -> None:
@@ -212,16 +225,18 @@ def test_apikey_defaults_and_human_output(acme: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "needle"),
+    ("args", "code", "needle"),
     [
-        (["create", "--tenant", "acme", "--name", "x", "--scope", "user.manage"], "scopes must"),
-        (["create", "--tenant", "acme", "--name", "  "], "give the key a name"),
-        (["revoke", "--tenant", "acme", "--prefix", "nope"], "no API key with prefix 'nope'"),
+        (["create", "--tenant", "acme", "--name", "x", "--scope", "user.manage"], 2, "scopes must"),
+        (["create", "--tenant", "acme", "--name", "  "], 2, "give the key a name"),
+        (["revoke", "--tenant", "acme", "--prefix", "nope"], 1, "no API key with prefix 'nope'"),
     ],
 )
-def test_apikey_errors_are_one_line(acme: dict[str, Any], args: list[str], needle: str) -> None:
-    code, _, err = wa("apikey", *args)
-    assert code == 1
+def test_apikey_errors_are_one_line(
+    acme: dict[str, Any], args: list[str], code: int, needle: str
+) -> None:
+    got, _, err = wa("apikey", *args)
+    assert got == code
     assert len(err.strip().splitlines()) == 1
     assert needle in err
 
@@ -299,3 +314,122 @@ def test_usage_errors_are_one_line_from_the_wa_script(
 def test_shell_completion_stays_enabled() -> None:
     result = runner.invoke(app, ["--help"])
     assert "--install-completion" in result.stdout
+
+
+# -- tenants: refusals before anything starts ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--waba-id", "111"], "--waba-id must be Meta's numeric id, 5 to 32 digits (got '111')"),
+        (["--phone-number-id", "12ab5"], "--phone-number-id must be Meta's numeric id, 5 to 32"),
+        (["--slug", "Bad Slug"], "--slug: slug must be 2-63 lowercase letters"),
+        (["--profile", "memory"], "the memory profile keeps nothing after the command ends"),
+    ],
+)
+def test_tenant_create_refusals_are_one_line_and_exit_2(
+    db: MemoryUnitOfWorkFactory, args: list[str], needle: str
+) -> None:
+    base = {"--slug": "acme", **dict(zip(args[::2], args[1::2], strict=True))}
+    code, _, err = wa("tenant", "create", *[x for pair in base.items() for x in pair])
+    assert code == 2
+    assert err.startswith(f"wa: error: {needle}")
+    assert len(err.strip().splitlines()) == 1
+    assert wa_json("tenant", "list") == []
+
+
+def test_admin_commands_refuse_the_memory_profile(db: MemoryUnitOfWorkFactory) -> None:
+    for args in (
+        ["tenant", "list"],
+        ["user", "create", "--tenant", "a", "--email", "a@b.cd", "--name", "A"],
+        ["apikey", "create", "--tenant", "a", "--name", "k"],
+        ["export", "transcript", "--conversation", str(uuid.uuid4())],
+    ):
+        code, _, err = wa(*args, "--profile", "memory")
+        assert code == 2, args
+        assert "the memory profile keeps nothing" in err
+
+
+# -- export transcript ----------------------------------------------------------------------
+
+SHOP_NUMBER = "106540352242922"
+
+
+@pytest.fixture
+def thread(db: MemoryUnitOfWorkFactory) -> str:
+    """A conversation of tenant shop: two messages from Ana."""
+    wa_json("tenant", "create", "--slug", "shop", "--phone-number-id", SHOP_NUMBER)
+    sent = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    ana = CustomerIdentity(wa_id="5511988887777", bsuid="BR.1", name="Ana")
+    texts = ["Where is my order?", "=1+1 is not a formula here"]
+    batch = WebhookBatch(
+        numbers=[
+            NumberUpdates(
+                phone_number_id=SHOP_NUMBER,
+                messages=[
+                    InboundMessage(wamid=f"wamid.T{i}", customer=ana, type="text", text=text,
+                                   sent_at=sent + timedelta(minutes=i))
+                    for i, text in enumerate(texts)
+                ],
+            )
+        ]
+    )  # fmt: skip
+    run(ingest_webhook(svc(db), batch))
+
+    async def only() -> str:
+        async with db() as uow:
+            (tenant,) = [t for t in await uow.tenants.list() if t.slug == "shop"]
+            (conversation,) = await uow.conversations.list(tenant.id)
+        return str(conversation.id)
+
+    conversation_id: str = run(only())
+    return conversation_id
+
+
+def test_export_transcript_as_json_to_stdout(db: MemoryUnitOfWorkFactory, thread: str) -> None:
+    code, out, err = wa("export", "transcript", "--conversation", thread)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["conversation"]["id"] == thread
+    assert data["contact"]["phone"] == "5511988887777"
+    assert [m["text"] for m in data["messages"]] == [
+        "Where is my order?", "=1+1 is not a formula here"
+    ]  # fmt: skip
+    (entry,) = [e for e in audit(db) if e.action == "export.build"]  # as the API's export
+    assert entry.actor == "system"
+    assert (entry.correlation_id or "").startswith("cli-export-transcript-")
+
+
+def test_export_transcript_by_phone_as_csv_to_a_file(thread: str, tmp_path: Path) -> None:
+    out = tmp_path / "t.csv"
+    code, stdout, err = wa("export", "transcript", "--tenant", "shop", "--contact",
+                           "+55 11 98888-7777", "--format", "csv", "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    assert stdout == ""
+    assert err.strip() == f"transcript (2 message(s)) of shop written to {out}"
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    assert [r["direction"] for r in rows] == ["inbound", "inbound"]
+    assert rows[1]["text"] == "'=1+1 is not a formula here"  # the API's CSV-injection guard
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        ([], 2, "give --conversation ID or --contact PHONE"),
+        (["--conversation", "x", "--contact", "1"], 2, "give --conversation ID or --contact"),
+        (["--conversation", "nope"], 2, "--conversation: 'nope' is not a conversation id"),
+        (["--contact", "+5511988887777"], 2, "--contact needs --tenant"),
+        (["--tenant", "shop", "--contact", "12"], 2, "--contact: '12' is not a WhatsApp phone"),
+        (["--conversation", "00000000-0000-0000-0000-000000000001"], 1, "no conversation 0000"),
+        (["--tenant", "shop", "--contact", "+1 415 555 0100"], 1, "no conversation with +1415"),
+        (["--tenant", "nope", "--contact", "+1 415 555 0100"], 1, "no tenant 'nope'"),
+    ],
+)  # fmt: skip
+def test_export_transcript_errors_are_one_line(
+    thread: str, args: list[str], code: int, needle: str
+) -> None:
+    got, _, err = wa("export", "transcript", *args)
+    assert got == code
+    assert len(err.strip().splitlines()) == 1
+    assert needle in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from entrypoints.cli.main import app
 from entrypoints.cli.script import ScriptError, parse_duration, parse_script
+from entrypoints.cli.script_shapes import EVENT_KINDS
 from whatsapp_core.errors import InvalidInput
 
 pytestmark = pytest.mark.unit
@@ -84,7 +86,7 @@ def test_inbound_bad_arguments_are_one_line(args: list[str], needle: str) -> Non
 # -- conversation scripts -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["support.yaml", "outreach.yaml"])
+@pytest.mark.parametrize("name", ["support.yaml", "outreach.yaml", "damaged.yaml"])
 def test_example_scripts_pass(name: str) -> None:
     code, out, err = simulate("conversation", "--script", str(SCRIPTS / name))
     assert code == 0, err
@@ -185,6 +187,19 @@ MALFORMED = [
     ("templates:\n  - {name: Bad Name, body: hi}\nsteps: [run_jobs]\n", ":2: template 'Bad Name'"),
     ("tenant: Bad Slug\nsteps: [run_jobs]\n", ":1: tenant: slug must be"),
     ("customer: {phone: '12'}\nsteps: [run_jobs]\n", "is not a WhatsApp phone number"),
+    (
+        "steps:\n  - customer: hi\n    expect: {events: [message.recieved]}\n",
+        ":3: step 1 (customer): `expect.events`: unknown event 'message.recieved' "
+        "(did you mean 'message.created'?",
+    ),
+    (
+        "steps:\n  - customer: hi\n    expect:\n      pending_jobs: {ai.clasify: 1}\n",
+        ":4: step 1 (customer): `expect.pending_jobs`: unknown job kind 'ai.clasify' "
+        "(did you mean 'ai.classify'?",
+    ),
+    ("steps:\n  - assign: bob\n", ":2: step 1 (assign): `assign`: invalid enum value 'bob'"),
+    ("steps:\n  - media: {type: video}\n", "`media.type`: invalid enum value 'video'"),
+    ("steps:\n  - customer: hi\n    expect: {assignee: bob}\n", "invalid enum value 'bob'"),
 ]
 
 
@@ -229,3 +244,45 @@ def test_durations(text: str, delta: timedelta) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_duration(text)
+
+
+def test_the_team_steps_in_the_state_as_json(tmp_path: Path) -> None:
+    path = script(
+        tmp_path,
+        "steps:\n  - customer: hi\n  - assign: admin\n  - label: VIP\n  - label: billing\n"
+        "  - note: call back at 5\n  - media: {type: document, caption: the invoice}\n"
+        "  - run_jobs\n",
+    )
+    code, out, err = simulate("conversation", "--script", path, "--json")
+    assert code == 0, err
+    conversation = json.loads(out)["state"]["conversation"]
+    assert conversation["assignee"] == "admin"
+    assert conversation["labels"] == ["billing", "vip"]
+    assert conversation["notes"] == 1
+    last = json.loads(out)["state"]["messages"][-1]
+    assert (last["type"], last["text"]) == ("document", "the invoice")
+
+
+def test_a_media_step_before_the_fetch_is_pending_and_a_team_step_needs_a_customer(
+    tmp_path: Path,
+) -> None:
+    path = script(tmp_path, "steps:\n  - note: hello?\n    expect: {error: no_focus}\n")
+    assert simulate("conversation", "--script", path)[0] == 0
+    path = script(
+        tmp_path,
+        "steps:\n  - media: image\n    expect: {last_message: {media: available}}\n",
+    )
+    code, _, err = simulate("conversation", "--script", path)
+    assert code == 1
+    assert "expected last message media available, got pending" in err
+
+
+def test_every_event_the_core_publishes_may_be_expected() -> None:
+    """``expect.events`` refuses names the product never publishes: the list must
+    follow the core (a new event kind there fails here until it is added)."""
+    core = Path(__file__).resolve().parents[3] / "src" / "whatsapp_core"
+    source = "\n".join(f.read_text() for f in core.rglob("*.py"))
+    published = set(re.findall(r"(?:\.event|emit)\(\s*\"([a-z_]+\.[a-z_.]+)\"", source))
+    published |= set(re.findall(r"event=\"([a-z_]+\.[a-z_.]+)\"", source))
+    assert published
+    assert published <= EVENT_KINDS, published - EVENT_KINDS
