@@ -27,6 +27,7 @@ from tests.e2e import test_inbox_browser as inbox
 from tests.e2e.test_inbox_browser import (
     ADMIN,
     SHOTS,
+    VIEWER,
     Page,
     customer_writes,
     expect,
@@ -420,3 +421,33 @@ def test_an_admin_tests_the_numbers_connection_to_meta(browser: Any, server: Ser
     page.click("#wa-test")
     expect(result).to_have_attribute("data-ok", "true")
     finish(page)
+
+
+def test_an_admin_changes_a_role_then_deactivates_and_reactivates_a_teammate(
+    browser: Any, server: Server
+) -> None:
+    def sign_in(who: dict[str, str]) -> int:
+        return httpx.post(f"{server.url}/api/auth/login", json=who, timeout=10).status_code
+
+    page = new_page(browser, server, KIM)
+    page.goto("/settings#users")
+    vic = page.locator("tr[data-email='vic@acme.test']")
+    expect(vic).to_contain_text("Active")
+    vic.locator("select").select_option("agent")
+    expect(page.locator(".toast").last).to_contain_text("is now agent")
+    expect(vic.locator("select")).to_have_value("agent")
+
+    accept_next_dialog(page)
+    vic.get_by_role("button", name="Deactivate").click()
+    expect(vic).to_contain_text("Deactivated")
+    expect(vic.locator("select")).to_be_disabled()
+    assert sign_in(VIEWER) == 401
+    expect(page.locator("#audit-body")).to_contain_text("user.update")
+    page.screenshot(path=str(SHOTS / "settings-team.png"))
+
+    vic.get_by_role("button", name="Reactivate").click()
+    expect(vic).to_contain_text("Active")
+    assert sign_in(VIEWER) == 200
+    vic.locator("select").select_option("viewer")  # as the other tests expect vic
+    expect(page.locator(".toast").last).to_contain_text("is now viewer")
+    finish(page, "settings-team")

@@ -371,6 +371,14 @@ class World:
         scopes = sorted(a.value for a in API_KEY_ACTIONS)
         return self.created("POST", "/api/api-keys", {"name": f"n8n {self.tag}", "scopes": scopes})
 
+    def teammate(self, role: str = "agent") -> dict[str, Any]:
+        email = f"mate-{uuid.uuid4().hex[:8]}@{self.tag}.test"
+        return self.created(
+            "POST",
+            "/api/users",
+            {"email": email, "name": "Mate", "role": role, "password": PASSWORD},
+        )
+
     def invitation(self) -> dict[str, Any]:
         return self.created(
             "POST", "/api/invitations",

@@ -159,6 +159,11 @@ def api_key(a: World, b: World) -> Target:
     return Target(f"/api/api-keys/{ID}", kid, lambda: _item(a, "/api/api-keys", kid))
 
 
+def teammate(a: World, b: World) -> Target:
+    uid = a.teammate()["id"]
+    return Target(f"/api/users/{ID}", uid, lambda: _item(a, "/api/users", uid), {"role": "admin"})
+
+
 def contact(suffix: str, body: Any = None) -> Build:
     def build(a: World, b: World) -> Target:
         found = a.contact()
@@ -309,6 +314,7 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("POST", "/api/templates/{template_id:uuid}/submit", template("/submit")),
     Attack("DELETE", "/api/templates/{template_id:uuid}", template("")),
     Attack("DELETE", "/api/api-keys/{key_id:uuid}", api_key),
+    Attack("PATCH", "/api/users/{user_id:uuid}", teammate),
     Attack("PATCH", "/api/contacts/{contact_id:uuid}", contact("", {"name": "Hijacked"})),
     Attack("DELETE", "/api/contacts/{contact_id:uuid}", contact("")),
     Attack("POST", "/api/contacts/{contact_id:uuid}/merge",

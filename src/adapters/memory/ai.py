@@ -1,5 +1,13 @@
-"""In-memory twins of the AI stores: knowledge base, message embeddings, token usage,
-settings and the auto-reply log.
+"""In-memory twins of the AI ports.
+
+The answering ports (``IntentClassifier``, ``ReplySuggester``, ``Summarizer``) and the
+``Embedder`` need no twin of their own: ``OfflineProvider`` (keyword heuristics) and
+``HashingEmbedder`` (feature hashing) are in-process, deterministic and standard-library
+only, so they are re-exported here as the twins; ``memory_ai()`` wires them as the
+``AiProviders`` for tests and the harness (no key, no network).
+
+The AI stores below: knowledge base, message embeddings, token usage, settings and the
+auto-reply log.
 
 Their state is staged with the rest of a memory unit of work (copied on enter, kept
 on commit). Similarity is exact cosine over every vector of the tenant: the real
@@ -13,13 +21,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from whatsapp_core.ai import AiUsage, KnowledgeHit, KnowledgeSnippet, SimilarMessage
+from adapters.ai import providers_with
+from adapters.ai.hashing import HashingEmbedder
+from adapters.ai.offline import OfflineProvider
+from whatsapp_core.ai import AiProviders, AiUsage, KnowledgeHit, KnowledgeSnippet, SimilarMessage
 from whatsapp_core.ai import cosine_similarity as cosine
 from whatsapp_core.ai_settings import AiSettings
 from whatsapp_core.errors import Conflict, InvalidInput, NotFound
 
+__all__ = [
+    "HashingEmbedder",
+    "MemoryAiSettingsStore",
+    "MemoryAiState",
+    "MemoryAiUsageStore",
+    "MemoryAutoReplyLog",
+    "MemoryEmbeddingStore",
+    "MemoryKnowledgeStore",
+    "OfflineProvider",
+    "memory_ai",
+]
+
 Key = tuple[uuid.UUID, uuid.UUID]
 DIMENSIONS = 384  # what the PostgreSQL columns hold (tables.EMBEDDING_DIMENSIONS)
+
+
+def memory_ai() -> AiProviders:
+    """The offline provider as classifier, suggester and summarizer (and the only link
+    of every tenant's chain), with the hashing embedder."""
+    return providers_with({"offline": OfflineProvider()}, embedder=HashingEmbedder())
 
 
 @dataclass

@@ -24,6 +24,7 @@ from entrypoints.http.schemas import (
     TemplateOut,
     UserIn,
     UserOut,
+    UserPatch,
 )
 from whatsapp_core.domain.identity import CustomerIdentity, normalize_phone, validate_bsuid
 from whatsapp_core.domain.model import Message, Principal
@@ -167,6 +168,26 @@ class AdminController(Controller):
         user = await accounts.create_user(
             runtime.services, runtime.hasher, principal, email=data.email, name=data.name,
             role=data.role, password=data.password,
+        )  # fmt: skip
+        return UserOut.of(user)
+
+    @patch(
+        "/users/{user_id:uuid}",
+        summary="Change a teammate's role or name, or deactivate / reactivate them",
+        description="Admins. The last active admin can be neither demoted nor deactivated "
+        "(409 last_admin). Deactivating ends the person's sessions; an access token already "
+        "issued, and the old role after a role change, last until it expires (15 min).",
+    )
+    async def update_user(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[UserPatch],
+        principal: NamedDependency[Principal],
+        runtime: NamedDependency[Runtime],
+    ) -> UserOut:
+        user = await accounts.update_user(
+            runtime.services, principal, user_id, role=data.role, active=data.active,
+            name=data.name,
         )  # fmt: skip
         return UserOut.of(user)
 

@@ -64,6 +64,14 @@ class UserIn(msgspec.Struct, kw_only=True):
     password: str
 
 
+class UserPatch(msgspec.Struct, kw_only=True):
+    """Only the fields sent change."""
+
+    role: str | None = None
+    active: bool | None = None
+    name: str | None = None
+
+
 class PasswordIn(msgspec.Struct, kw_only=True):
     current_password: str
     new_password: str

@@ -19,7 +19,7 @@ from whatsapp_core.domain.accounts import (
 )
 from whatsapp_core.domain.model import AuditEntry, Principal
 from whatsapp_core.domain.tenants import Tenant, new_tenant
-from whatsapp_core.errors import InvalidInput, Unauthenticated
+from whatsapp_core.errors import Conflict, InvalidInput, Unauthenticated
 from whatsapp_core.policies.access import Action, Role, parse_scopes
 from whatsapp_core.ports import PasswordHasher
 from whatsapp_core.services.authz import authorize
@@ -81,23 +81,32 @@ def new_user(
     role: Role | str,
     password: str,
 ) -> User:
-    if not name.strip():
-        raise InvalidInput("the name is empty", field="name")
-    try:
-        role = Role(role)
-    except ValueError:
-        raise InvalidInput(
-            f"role must be one of {', '.join(r.value for r in Role)}", field="role"
-        ) from None
     return User(
         id=svc.ids.new_id(),
         tenant_id=tenant_id,
         email=normalize_email(email),
-        name=name.strip(),
-        role=role,
+        name=_name(name),
+        role=_role(role),
         password_hash=hasher.hash(validate_password(password)),
         created_at=svc.clock.now(),
     )
+
+
+def _name(name: str) -> str:
+    if not name.strip():
+        raise InvalidInput("the name is empty", field="name")
+    if len(name.strip()) > 120:
+        raise InvalidInput("the name is longer than 120 characters", field="name")
+    return name.strip()
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidInput(
+            f"role must be one of {', '.join(r.value for r in Role)}", field="role"
+        ) from None
 
 
 async def authenticate(svc: Services, hasher: PasswordHasher, email: str, password: str) -> User:
@@ -137,6 +146,62 @@ async def list_users(svc: Services, principal: Principal) -> list[User]:
     authorize(principal, Action.USER_MANAGE)
     async with svc.uow() as uow:
         return await uow.users.list(principal.tenant_id)
+
+
+async def update_user(
+    svc: Services,
+    principal: Principal,
+    user_id: uuid.UUID,
+    *,
+    role: Role | str | None = None,
+    active: bool | None = None,
+    name: str | None = None,
+) -> User:
+    """An admin changes a teammate's role or name, or deactivates / reactivates them.
+
+    The tenant always keeps an active admin: the last one can be neither demoted nor
+    deactivated (409 ``last_admin``). Deactivating ends every session at once (refresh
+    tokens revoked); an access token already issued lasts until it expires (15 min), as
+    does the old role after a role change. Nothing is deleted: the person's replies,
+    notes and audit rows keep their name."""
+    authorize(principal, Action.USER_MANAGE)
+    async with svc.uow() as uow:
+        user = await uow.users.get(principal.tenant_id, user_id)
+        updated = replace(
+            user,
+            role=user.role if role is None else _role(role),
+            active=user.active if active is None else active,
+            name=user.name if name is None else _name(name),
+        )
+        if updated == user:
+            return user
+        if _is_active_admin(user) and not _is_active_admin(updated):
+            others = [
+                u for u in await uow.users.list(principal.tenant_id)
+                if u.id != user.id and _is_active_admin(u)
+            ]  # fmt: skip
+            if not others:
+                raise Conflict(
+                    "the tenant needs an active admin: make someone else admin first",
+                    code="last_admin",
+                )
+        await uow.users.update(updated)
+        if user.active and not updated.active:
+            await uow.refresh_tokens.revoke_user(user.id, svc.clock.now())
+        await svc.audit(
+            uow, principal, "user.update", "user", user.id,
+            before=_visible(user), after=_visible(updated),
+        )  # fmt: skip
+        await uow.commit()
+    return updated
+
+
+def _is_active_admin(user: User) -> bool:
+    return user.active and user.role is Role.ADMIN
+
+
+def _visible(user: User) -> dict[str, object]:
+    return {"name": user.name, "role": user.role.value, "active": user.active}
 
 
 async def change_password(

@@ -225,3 +225,114 @@ def test_only_drafts_and_refused_templates_can_be_edited(status: TemplateStatus)
         edit(status)
     assert info.value.code == "illegal_transition"
     assert info.value.details == {"current": status.value, "transition": "edit"}
+
+
+# -- every Meta event from every status, written out ------------------------------------
+# One row per event of Meta's message_template_status_update webhook (the list in
+# ../shared/META_CLOUD_API.md), one column per local status: the status the template
+# is in afterwards, or "--" where the step is refused (Conflict "illegal_transition",
+# then a resync). Written by hand from the module's table rather than computed from
+# it, so a change to any target or source state fails here, next to the reason.
+
+ABBREVIATIONS = {
+    "DRAF": S.DRAFT, "PEND": S.PENDING, "APPR": S.APPROVED, "REJE": S.REJECTED,
+    "PAUS": S.PAUSED, "DISA": S.DISABLED, "APPE": S.IN_APPEAL, "PDEL": S.PENDING_DELETION,
+    "DELE": S.DELETED, "ARCH": S.ARCHIVED, "LOCK": S.LOCKED, "LIMX": S.LIMIT_EXCEEDED,
+}  # fmt: skip
+META_EVENT_TABLE = """
+event             DRAF PEND APPR REJE PAUS DISA APPE PDEL DELE ARCH LOCK LIMX
+PENDING           PEND PEND PEND PEND PEND  --   --   --   --   --   --  PEND
+APPROVED          APPR APPR APPR APPR APPR  --  APPR  --   --   --  APPR  --
+REJECTED          REJE REJE REJE REJE REJE  --  REJE  --   --   --   --   --
+LIMIT_EXCEEDED    LIMX LIMX  --   --   --   --   --   --   --   --   --  LIMX
+PAUSED             --   --  PAUS  --  PAUS  --   --   --   --   --   --   --
+DISABLED           --   --  DISA  --  DISA DISA DISA  --   --   --  DISA  --
+FLAGGED            --   --  APPR  --  PAUS  --   --   --   --   --  LOCK  --
+IN_APPEAL         APPE  --   --  APPE  --  APPE APPE  --   --   --   --   --
+REINSTATED         --   --  APPR  --  APPR APPR APPR  --   --   --  APPR  --
+LOCKED             --   --  LOCK  --  LOCK  --   --   --   --   --  LOCK  --
+ARCHIVED          ARCH ARCH ARCH ARCH ARCH ARCH ARCH  --   --  ARCH ARCH ARCH
+UNARCHIVED         --   --  APPR  --   --   --   --   --   --  APPR  --   --
+PENDING_DELETION  PDEL PDEL PDEL PDEL PDEL PDEL PDEL PDEL  --  PDEL PDEL PDEL
+DELETED           DELE DELE DELE DELE DELE DELE DELE DELE DELE DELE DELE DELE
+"""
+
+
+def _table() -> dict[tuple[TemplateStatus, TemplateEvent], TemplateStatus | None]:
+    header, *rows = META_EVENT_TABLE.strip().splitlines()
+    columns = [ABBREVIATIONS[name] for name in header.split()[1:]]
+    cells: dict[tuple[TemplateStatus, TemplateEvent], TemplateStatus | None] = {}
+    for row in rows:
+        event, *outcomes = row.split()
+        assert len(outcomes) == len(columns), row
+        for status, outcome in zip(columns, outcomes, strict=True):
+            cells[(status, E(event))] = None if outcome == "--" else ABBREVIATIONS[outcome]
+    return cells
+
+
+EXPECTED = _table()
+META_EVENTS = {  # as ../shared/META_CLOUD_API.md lists them
+    "APPROVED", "REJECTED", "PENDING", "PAUSED", "DISABLED", "FLAGGED", "IN_APPEAL",
+    "REINSTATED", "PENDING_DELETION", "DELETED", "ARCHIVED", "UNARCHIVED", "LOCKED",
+    "LIMIT_EXCEEDED",
+}  # fmt: skip
+
+
+def test_the_table_covers_every_meta_event_and_every_status() -> None:
+    assert {e.value for e in E} == META_EVENTS  # Meta's list, no more, no less
+    assert set(EXPECTED) == {(s, e) for s in S for e in E}
+
+
+@pytest.mark.parametrize(("status", "event"), sorted(EXPECTED), ids=lambda x: str(x))
+def test_each_event_from_each_status(status: TemplateStatus, event: TemplateEvent) -> None:
+    expected = EXPECTED[(status, event)]
+    if expected is None:
+        with pytest.raises(Conflict, match="resync") as info:
+            apply_meta_event(status, event.value)
+        assert info.value.code == "illegal_transition"
+        assert info.value.details == {"current": status.value, "transition": event.value}
+    else:
+        assert apply_meta_event(status, event.value) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(S.APPROVED, S.LOCKED), (S.PAUSED, S.LOCKED), (S.LOCKED, S.LOCKED)],
+)
+def test_locked_comes_only_from_a_sendable_or_paused_template(
+    status: TemplateStatus, expected: TemplateStatus
+) -> None:
+    assert apply_meta_event(status, E.LOCKED) is expected
+    assert not is_sendable(expected)  # a locked template cannot be sent...
+    with pytest.raises(Conflict):
+        edit(expected)  # ...nor edited here
+    assert apply_meta_event(expected, E.REINSTATED) is S.APPROVED  # Meta may unlock it
+
+
+@pytest.mark.parametrize("status", [S.DRAFT, S.REJECTED, S.DISABLED, S.IN_APPEAL])
+def test_in_appeal_follows_a_rejection_or_a_disable(status: TemplateStatus) -> None:
+    # DRAFT: an edited rejected template is still REJECTED at Meta when the appeal starts.
+    appealed = apply_meta_event(status, E.IN_APPEAL)
+    assert appealed is S.IN_APPEAL
+    assert not is_sendable(appealed)
+    assert apply_meta_event(appealed, E.APPROVED) is S.APPROVED  # appeal won
+    assert apply_meta_event(appealed, E.REJECTED) is S.REJECTED  # appeal lost
+    assert apply_meta_event(appealed, E.REINSTATED) is S.APPROVED
+
+
+@pytest.mark.parametrize("status", [S.DRAFT, S.PENDING, S.LIMIT_EXCEEDED])
+def test_limit_exceeded_is_a_refused_creation_that_can_be_fixed(status: TemplateStatus) -> None:
+    refused = apply_meta_event(status, E.LIMIT_EXCEEDED)
+    assert refused is S.LIMIT_EXCEEDED
+    assert not is_sendable(refused)
+    assert edit(refused) is S.DRAFT  # never created at Meta: edited and resubmitted
+    assert apply_meta_event(refused, E.PENDING) is S.PENDING
+
+
+@pytest.mark.parametrize(
+    "status", [S.APPROVED, S.REJECTED, S.PAUSED, S.DISABLED, S.IN_APPEAL, S.LOCKED, S.ARCHIVED]
+)
+def test_limit_exceeded_is_refused_once_meta_has_the_template(status: TemplateStatus) -> None:
+    with pytest.raises(Conflict) as info:
+        apply_meta_event(status, E.LIMIT_EXCEEDED)
+    assert info.value.code == "illegal_transition"

@@ -1,18 +1,30 @@
-"""A core wired to memory adapters, a frozen clock and a fake gateway, plus builders."""
+"""A core wired to memory adapters, a frozen clock and a fake gateway, plus builders.
+
+``snapshot()`` captures everything a use case could change (every memory store, the
+outbox and audit included, the events published, what the gateway was asked); a
+refusal must leave ``h.snapshot() == before``.
+"""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from adapters.memory.ai import MemoryAiState, memory_ai
+from adapters.memory.automation import MemoryAutomationState, RecordingAutomationSink
 from adapters.memory.basics import FrozenClock, UuidGenerator
 from adapters.memory.gateway import MemoryEventPublisher, MemoryWhatsAppGateway
+from adapters.memory.media import MemoryBlobStore
+from adapters.memory.security import MemoryPasswordHasher, MemorySecretBox, MemoryTokenIssuer
+from adapters.memory.stores import MemoryState
 from adapters.memory.uow import MemoryUnitOfWorkFactory
+from whatsapp_core.ai import AiProviders
 from whatsapp_core.domain.accounts import User
 from whatsapp_core.domain.identity import CustomerIdentity
-from whatsapp_core.domain.model import Principal
+from whatsapp_core.domain.model import DomainEvent, Principal
 from whatsapp_core.domain.tenants import Tenant, new_tenant
 from whatsapp_core.domain.webhook import (
     InboundMessage,
@@ -35,6 +47,23 @@ def wamid() -> str:
     return f"wamid.HBgM{next(_seq):020d}"
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A deep copy of all the state a harness holds; compare two with ``==``."""
+
+    state: MemoryState
+    ai: MemoryAiState
+    automation: MemoryAutomationState
+    events: tuple[DomainEvent, ...]
+    sent: tuple[object, ...]
+    submitted: tuple[object, ...]
+    deleted: tuple[object, ...]
+    uploads: tuple[object, ...]
+    remote: dict[str, object]  # Meta's side of the templates
+    sink_calls: tuple[object, ...]
+    blobs: dict[str, object]
+
+
 @dataclass
 class Harness:
     uow: MemoryUnitOfWorkFactory = field(default_factory=MemoryUnitOfWorkFactory)
@@ -42,6 +71,32 @@ class Harness:
     events: MemoryEventPublisher = field(default_factory=MemoryEventPublisher)
     gateway: MemoryWhatsAppGateway = field(default_factory=MemoryWhatsAppGateway)
     tenant: Tenant | None = None
+    # The memory twins of the other ports, for the use cases that take them.
+    hasher: MemoryPasswordHasher = field(default_factory=MemoryPasswordHasher)
+    secrets: MemorySecretBox = field(default_factory=MemorySecretBox.for_tests)
+    sink: RecordingAutomationSink = field(default_factory=RecordingAutomationSink)
+    blobs: MemoryBlobStore = field(default_factory=MemoryBlobStore)
+    ai: AiProviders = field(default_factory=memory_ai)
+    tokens: MemoryTokenIssuer = field(init=False)  # expires by ``clock``
+
+    def __post_init__(self) -> None:
+        self.tokens = MemoryTokenIssuer(clock=self.clock)
+
+    def snapshot(self) -> Snapshot:
+        db = self.uow.db
+        return Snapshot(
+            state=copy.deepcopy(db.state),
+            ai=copy.deepcopy(db.ai),
+            automation=copy.deepcopy(db.automation),
+            events=tuple(self.events.events),
+            sent=tuple(self.gateway.sent),
+            submitted=tuple(self.gateway.submitted),
+            deleted=tuple(self.gateway.deleted),
+            uploads=tuple(sorted(self.gateway.uploads.items())),
+            remote=copy.deepcopy(self.gateway.remote),
+            sink_calls=tuple(self.sink.calls),
+            blobs=dict(self.blobs.blobs),
+        )
 
     @property
     def svc(self) -> Services:
@@ -68,14 +123,18 @@ class Harness:
         self.tenant = self.tenant or tenant
         return tenant
 
-    async def member(self, role: Role, tenant: Tenant | None = None) -> Principal:
-        """A stored user of the tenant (assignable), acting with ``role``."""
+    async def member(
+        self, role: Role, tenant: Tenant | None = None, *, password: str | None = None
+    ) -> Principal:
+        """A stored user of the tenant (assignable), acting with ``role``; it can sign
+        in with ``password`` when one is given (hashed by ``hasher``)."""
         principal = self.as_(role, tenant)
         assert principal.user_id is not None
+        password_hash = "unusable" if password is None else self.hasher.hash(password)
         user = User(
             id=principal.user_id, tenant_id=principal.tenant_id,
             email=f"{role.value}.{principal.user_id.hex[:8]}@example.test", name=role.value,
-            role=role, password_hash="unusable", created_at=self.clock.now(),
+            role=role, password_hash=password_hash, created_at=self.clock.now(),
         )  # fmt: skip
         async with self.uow() as uow:
             await uow.users.add(user)

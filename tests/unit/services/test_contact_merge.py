@@ -99,37 +99,38 @@ async def test_two_whatsapp_users_are_never_merged(h: Harness) -> None:
     await ingest_webhook(h.svc, h.batch(h.text("a", wa_id=None)))
     await ingest_webhook(h.svc, h.batch(h.text("b", bsuid="US.777", wa_id=None, name="Bob")))
     ana, bob = contacts(h)[ANA_BSUID], contacts(h)["US.777"]
-    before = (dict(h.uow.db.state.contacts), dict(h.uow.db.state.messages))
+    before = h.snapshot()
 
     with pytest.raises(Conflict, match="two WhatsApp users"):
         await merge_contacts(h.svc, h.as_(Role.ADMIN), ana.id, bob.id)
 
-    assert (dict(h.uow.db.state.contacts), dict(h.uow.db.state.messages)) == before
+    assert h.snapshot() == before
 
 
 async def test_merge_refusals_change_nothing(h: Harness) -> None:
     phone_only, username_only = await two_halves_of_ana(h)
-    before = dict(h.uow.db.state.contacts)
+    other = await h.add_tenant("globex", phone_number_id="999999999")
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await merge_contacts(h.svc, h.as_(Role.AGENT), phone_only.id, username_only.id)
     with pytest.raises(InvalidInput):
         await merge_contacts(h.svc, h.as_(Role.MANAGER), phone_only.id, phone_only.id)
-    other = await h.add_tenant("globex", phone_number_id="999999999")
     with pytest.raises(NotFound):  # another tenant's manager sees no such contacts
         await merge_contacts(h.svc, h.as_(Role.MANAGER, other), phone_only.id, username_only.id)
-    assert dict(h.uow.db.state.contacts) == before
+    assert h.snapshot() == before
 
 
 async def test_delete_erases_the_contact_with_its_thread(h: Harness) -> None:
     await ingest_webhook(h.svc, h.batch(h.text("please delete my data")))
     ana = contacts(h)[ANA_BSUID]
     await add_note(h.svc, h.as_(Role.AGENT), conversation_of(h, ana).id, "GDPR request")
+    other = await h.add_tenant("globex", phone_number_id="999999999")
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await delete_contact(h.svc, h.as_(Role.AGENT), ana.id)
-    other = await h.add_tenant("globex", phone_number_id="999999999")
     with pytest.raises(NotFound):
         await delete_contact(h.svc, h.as_(Role.ADMIN, other), ana.id)
-    assert len(h.uow.db.state.messages) == 1
+    assert h.snapshot() == before
 
     await delete_contact(h.svc, h.as_(Role.MANAGER), ana.id)
 

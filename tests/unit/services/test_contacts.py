@@ -24,9 +24,11 @@ async def test_create_normalises_the_phone_and_refuses_a_duplicate(h: Harness) -
         h.svc, agent, ContactFields(name="Ana", phone="+55 (11) 99999-9999", tags=("VIP", " vip "))
     )
     assert (ana.wa_id, ana.tags) == ("5511999999999", ("vip",))
+    before = h.snapshot()
     with pytest.raises(Conflict) as info:
         await create_contact(h.svc, agent, ContactFields(name="Other", phone="5511999999999"))
     assert info.value.details["contact_id"] == str(ana.id)
+    assert h.snapshot() == before
     assert [c.name for c in await list_contacts(h.svc, h.as_(Role.VIEWER), "ana")] == ["Ana"]
 
 
@@ -35,13 +37,21 @@ async def test_create_normalises_the_phone_and_refuses_a_duplicate(h: Harness) -
     [ContactFields(name="No ids"), ContactFields(phone="12"), ContactFields(bsuid="not a bsuid")],
 )
 async def test_bad_identifiers_are_refused(h: Harness, fields: ContactFields) -> None:
+    before = h.snapshot()
     with pytest.raises(InvalidInput):
         await create_contact(h.svc, h.as_(Role.AGENT), fields)
+    assert h.snapshot() == before
 
 
 async def test_a_viewer_cannot_write(h: Harness) -> None:
+    ana = await create_contact(h.svc, h.as_(Role.AGENT), ContactFields(phone="5511999999999"))
+    before = h.snapshot()
+    viewer = h.as_(Role.VIEWER)
     with pytest.raises(Forbidden):
-        await create_contact(h.svc, h.as_(Role.VIEWER), ContactFields(phone="5511999999999"))
+        await create_contact(h.svc, viewer, ContactFields(phone="5511988887777"))
+    with pytest.raises(Forbidden):
+        await update_contact(h.svc, viewer, ana.id, ContactFields(name="Renamed"))
+    assert h.snapshot() == before
 
 
 async def test_update_merges_attributes_and_keeps_identity(h: Harness) -> None:
@@ -80,5 +90,7 @@ async def test_import_reports_every_row_and_never_duplicates(h: Harness) -> None
 
 
 async def test_import_needs_a_manager(h: Harness) -> None:
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await import_contacts(h.svc, h.as_(Role.AGENT), [{"phone": "5511999999999"}])
+    assert h.snapshot() == before

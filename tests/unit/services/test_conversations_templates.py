@@ -36,8 +36,10 @@ async def test_an_agent_assigns_to_self_but_not_to_others(h: Harness) -> None:
     assigned = await conv.assign(h.svc, agent, cid, agent.user_id)
     assert assigned.assignee_id == agent.user_id
     other = (await h.member(Role.AGENT)).user_id
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await conv.assign(h.svc, agent, cid, other)
+    assert h.snapshot() == before
     manager = h.as_(Role.MANAGER)
     assert (await conv.assign(h.svc, manager, cid, other)).assignee_id == other
     actions = sorted(e.action for e in h.uow.db.state.audit.values())
@@ -49,9 +51,11 @@ async def test_only_a_teammate_can_be_the_assignee(h: Harness) -> None:
     cid = await conversation_id(h)
     manager = h.as_(Role.MANAGER)
     stranger = await h.member(Role.AGENT, await h.add_tenant("globex", "999999999"))
+    before = h.snapshot()
     for nobody in (uuid.uuid4(), stranger.user_id):
         with pytest.raises(NotFound, match="no such user in your team"):
             await conv.assign(h.svc, manager, cid, nobody)
+    assert h.snapshot() == before
     assert not h.uow.db.state.audit
     assert (await conv.assign(h.svc, manager, cid, None)).assignee_id is None
 
@@ -61,11 +65,15 @@ async def test_resolve_and_reopen_are_audited_and_refuse_repeats(h: Harness) -> 
     agent = h.as_(Role.AGENT)
     resolved = await conv.resolve(h.svc, agent, cid)
     assert (resolved.status, resolved.unread_count) == (ConversationStatus.RESOLVED, 0)
+    before = h.snapshot()
     with pytest.raises(Conflict):
         await conv.resolve(h.svc, agent, cid)
+    assert h.snapshot() == before
     assert (await conv.reopen(h.svc, agent, cid)).status is ConversationStatus.OPEN
+    before = h.snapshot()
     with pytest.raises(Conflict):
         await conv.reopen(h.svc, agent, cid)
+    assert h.snapshot() == before
     audit = sorted(e.action for e in h.uow.db.state.audit.values())
     assert audit == ["conversation.reopen", "conversation.resolve"]
     triggers = sorted(
@@ -80,8 +88,14 @@ async def test_a_viewer_reads_but_cannot_resolve(h: Harness) -> None:
     (view,) = await conv.list_conversations(h.svc, viewer)
     assert view.conversation.id == cid
     assert view.window.is_open
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await conv.resolve(h.svc, viewer, cid)
+    with pytest.raises(Forbidden):
+        await conv.assign(h.svc, viewer, cid, None)
+    with pytest.raises(Forbidden):
+        await conv.mark_read(h.svc, viewer, cid)
+    assert h.snapshot() == before
 
 
 async def test_thread_is_newest_first_and_scoped_to_the_tenant(h: Harness) -> None:
@@ -91,8 +105,12 @@ async def test_thread_is_newest_first_and_scoped_to_the_tenant(h: Harness) -> No
     assert [m.text for m in messages] == ["second", "hello"]
     assert view.contact.name == "Ana"
     other = await h.add_tenant("beta", phone_number_id="200000000000001", waba_id="300000000000001")
+    before = h.snapshot()
     with pytest.raises(NotFound):
         await conv.get_thread(h.svc, h.as_(Role.ADMIN, other), cid)
+    with pytest.raises(NotFound):
+        await conv.resolve(h.svc, h.as_(Role.ADMIN, other), cid)
+    assert h.snapshot() == before
 
 
 async def test_mark_read_clears_unread(h: Harness) -> None:
@@ -111,8 +129,10 @@ async def test_template_lifecycle_draft_submit_approve(h: Harness) -> None:
     assert pending.status is TemplateStatus.PENDING
     assert pending.meta_id
     assert h.gateway.submitted[0].name == "welcome"
+    before = h.snapshot()
     with pytest.raises(Conflict):
         await submit_template(h.svc, h.gateway, manager, draft.id)
+    assert h.snapshot() == before  # refused before Meta is called
 
     rejected = TemplateUpdate(
         waba_id=h.t.waba_id or "", meta_template_id=pending.meta_id, name="welcome",
@@ -130,6 +150,7 @@ async def test_template_lifecycle_draft_submit_approve(h: Harness) -> None:
 
 async def test_template_refusals(h: Harness) -> None:
     manager = h.as_(Role.MANAGER)
+    before = h.snapshot()
     with pytest.raises(InvalidInput):
         await create_template(
             h.svc, manager, name="Bad Name", language="en", category="UTILITY",
@@ -145,10 +166,12 @@ async def test_template_refusals(h: Harness) -> None:
             h.svc, h.as_(Role.AGENT), name="ok_name", language="en", category="UTILITY",
             components=TemplateComponents(body="x"),
         )  # fmt: skip
+    assert h.snapshot() == before
     first = await create_template(
         h.svc, manager, name="ok_name", language="en", category="UTILITY",
         components=TemplateComponents(body="x"),
     )  # fmt: skip
+    before = h.snapshot()
     with pytest.raises(Conflict):
         await create_template(
             h.svc, manager, name="ok_name", language="en", category="UTILITY",
@@ -157,5 +180,6 @@ async def test_template_refusals(h: Harness) -> None:
     h.gateway.fail_next(100)
     with pytest.raises(DeliveryError):
         await submit_template(h.svc, h.gateway, manager, first.id)
+    assert h.snapshot() == before
     (stored,) = h.uow.db.state.templates.values()
     assert stored.status is TemplateStatus.DRAFT

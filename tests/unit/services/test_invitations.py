@@ -48,28 +48,38 @@ async def test_expired_revoked_and_unknown_links_get_the_same_refusal(h: Harness
     revoked, token = await invite_user(h.svc, admin, email="gone@acme.test", role="agent")
     await revoke_invitation(h.svc, admin, revoked.id)
     h.clock.advance(timedelta(days=7, seconds=1))
+    before = h.snapshot()
     for link in (late, token, "wai_made-up"):
         with pytest.raises(Unauthenticated, match="not valid any more"):
             await accept_invitation(h.svc, HASHER, link, name="X", password=PASSWORD)
+    assert h.snapshot() == before
     assert [u.email for u in h.uow.db.state.users.values()] == []
 
 
 async def test_invitation_refusals(h: Harness) -> None:
     admin = h.as_(Role.ADMIN)
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await invite_user(h.svc, h.as_(Role.MANAGER), email="x@acme.test", role="agent")
     with pytest.raises(InvalidInput):
         await invite_user(h.svc, admin, email="x@acme.test", role="owner")
     with pytest.raises(InvalidInput):
         await invite_user(h.svc, admin, email="not an email", role="agent")
+    assert h.snapshot() == before
     _, token = await invite_user(h.svc, admin, email="x@acme.test", role="agent")
+    before = h.snapshot()
     with pytest.raises(InvalidInput):  # too short a password: the link stays usable
         await accept_invitation(h.svc, HASHER, token, name="X", password="short")
+    assert h.snapshot() == before
     await accept_invitation(h.svc, HASHER, token, name="X", password=PASSWORD)
+    before = h.snapshot()
     with pytest.raises(Conflict):  # already a user
         await invite_user(h.svc, admin, email="x@acme.test", role="agent")
+    assert h.snapshot() == before
     other = await h.add_tenant("globex", phone_number_id="999999999")
     mine, _ = await invite_user(h.svc, admin, email="y@acme.test", role="viewer")
+    before = h.snapshot()
     with pytest.raises(NotFound):
         await revoke_invitation(h.svc, h.as_(Role.ADMIN, other), mine.id)
+    assert h.snapshot() == before
     assert await list_invitations(h.svc, h.as_(Role.ADMIN, other)) == []

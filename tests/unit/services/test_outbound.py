@@ -69,32 +69,39 @@ async def test_a_bsuid_only_contact_is_sent_to_by_bsuid(h: Harness) -> None:
 async def test_outside_the_window_a_reply_is_refused_with_the_closing_time(h: Harness) -> None:
     cid = await conversation_id(h)
     h.clock.advance(timedelta(hours=25))
+    before = h.snapshot()
     with pytest.raises(PolicyViolation) as info:
         await send_reply(h.svc, h.as_(Role.AGENT), cid, "too late")
     assert info.value.code == "window_closed"
     assert info.value.details["closes_at"]
-    assert not any(j.kind == "msg.send" for j in h.uow.db.state.outbox.values())
+    assert h.snapshot() == before
 
 
 @pytest.mark.parametrize("text", ["", "   ", "x" * 4097])
 async def test_empty_or_oversized_text_is_refused(h: Harness, text: str) -> None:
     cid = await conversation_id(h)
-    with pytest.raises(InvalidInput):
+    before = h.snapshot()
+    with pytest.raises(InvalidInput) as info:
         await send_reply(h.svc, h.as_(Role.AGENT), cid, text)
+    assert info.value.details["field"] == "text"
+    assert h.snapshot() == before
 
 
 async def test_a_viewer_cannot_reply(h: Harness) -> None:
     cid = await conversation_id(h)
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await send_reply(h.svc, h.as_(Role.VIEWER), cid, "hi")
-    assert len(h.uow.db.state.messages) == 1
+    assert h.snapshot() == before
 
 
 async def test_another_tenants_conversation_is_not_found(h: Harness) -> None:
     cid = await conversation_id(h)
     other = await h.add_tenant("beta", phone_number_id="200000000000001", waba_id="300000000000001")
+    before = h.snapshot()
     with pytest.raises(NotFound):
         await send_reply(h.svc, h.as_(Role.ADMIN, other), cid, "hi")
+    assert h.snapshot() == before
 
 
 async def test_a_permanent_meta_error_marks_the_message_failed(h: Harness) -> None:
@@ -191,11 +198,13 @@ async def test_an_api_key_sends_a_template_to_a_new_phone(h: Harness) -> None:
 async def test_template_parameters_must_match(h: Harness, params: list[str], error: type) -> None:
     cid = await conversation_id(h)
     await approved_template(h)
+    before = h.snapshot()
     with pytest.raises(error):
         await send_template(
             h.svc, h.as_(Role.AGENT), name="order_update", language="en",
             body_params=params, conversation_id=cid,
         )  # fmt: skip
+    assert h.snapshot() == before
 
 
 async def test_unapproved_or_unknown_templates_are_refused(h: Harness) -> None:
@@ -205,7 +214,9 @@ async def test_unapproved_or_unknown_templates_are_refused(h: Harness) -> None:
         category="UTILITY", components=TemplateComponents(body="Hello"),
     )  # fmt: skip
     agent = h.as_(Role.AGENT)
+    before = h.snapshot()
     with pytest.raises(PolicyViolation):
         await send_template(h.svc, agent, name="draft_one", language="en", conversation_id=cid)
     with pytest.raises(NotFound):
         await send_template(h.svc, agent, name="missing", language="en", conversation_id=cid)
+    assert h.snapshot() == before

@@ -29,8 +29,10 @@ async def test_a_reset_ends_every_session_of_that_user_only(h: Harness) -> None:
         await sessions.start_session(h.svc, ann),
     )
     bobs = await sessions.start_session(h.svc, bob)
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await accounts.reset_password(h.svc, HASHER, h.as_(Role.MANAGER), ann.id, "x" * 12)
+    assert h.snapshot() == before
 
     await accounts.reset_password(h.svc, HASHER, admin, ann.id, "a brand new password")
 

@@ -59,9 +59,11 @@ async def test_a_message_is_retried_once_and_a_failed_retry_can_be_retried(h: Ha
     failed = await failed_reply(h, cid)
     agent = h.as_(Role.AGENT)
     copy = await retry_message(h.svc, agent, cid, failed.id)
+    before = h.snapshot()
     with pytest.raises(Conflict) as info:
         await retry_message(h.svc, agent, cid, failed.id)
     assert info.value.code == "already_retried"
+    assert h.snapshot() == before
 
     h.gateway.fail_next(131026)
     assert await deliver_message(h.svc, h.gateway, h.t.id, copy.id) == "failed"
@@ -74,22 +76,26 @@ async def test_only_a_failed_outbound_message_can_be_retried(h: Harness) -> None
     cid = await conversation_id(h)
     agent = h.as_(Role.AGENT)
     queued = await send_reply(h.svc, agent, cid, "pending still")
+    before = h.snapshot()
     with pytest.raises(Conflict) as info:
         await retry_message(h.svc, agent, cid, queued.id)
     assert info.value.code == "not_failed"
     inbound = next(m for m in h.uow.db.state.messages.values() if m.direction.value == "inbound")
     with pytest.raises(Conflict):
         await retry_message(h.svc, agent, cid, inbound.id)
+    assert h.snapshot() == before
 
 
 async def test_a_free_form_retry_outside_the_window_is_refused(h: Harness) -> None:
     cid = await conversation_id(h)
     failed = await failed_reply(h, cid)
     h.clock.advance(timedelta(hours=25))
+    before = h.snapshot()
     with pytest.raises(PolicyViolation) as info:
         await retry_message(h.svc, h.as_(Role.AGENT), cid, failed.id)
     assert info.value.code == "window_closed"
-    assert "retried_by" not in message(h, failed.id).content  # nothing changed
+    assert h.snapshot() == before
+    assert "retried_by" not in message(h, failed.id).content
 
 
 async def test_a_template_is_retried_outside_the_window_while_approved(h: Harness) -> None:
@@ -138,19 +144,22 @@ async def test_a_template_no_longer_approved_is_not_retried(h: Harness) -> None:
         (template,) = h.uow.db.state.templates.values()
         await uow.templates.update(replace(template, status=TemplateStatus.PAUSED))
         await uow.commit()
+    before = h.snapshot()
     with pytest.raises(PolicyViolation) as info:
         await retry_message(h.svc, agent, cid, queued.id)
     assert info.value.code == "template_not_approved"
+    assert h.snapshot() == before
 
 
 async def test_a_viewer_cannot_retry_and_another_conversation_is_not_found(h: Harness) -> None:
     cid = await conversation_id(h)
     failed = await failed_reply(h, cid)
+    other = await h.add_tenant("beta", phone_number_id="200000000000001", waba_id="300000000000001")
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await retry_message(h.svc, h.as_(Role.VIEWER), cid, failed.id)
     with pytest.raises(NotFound):
         await retry_message(h.svc, h.as_(Role.AGENT), uuid.uuid4(), failed.id)
-    other = await h.add_tenant("beta", phone_number_id="200000000000001", waba_id="300000000000001")
     with pytest.raises(NotFound):
         await retry_message(h.svc, h.as_(Role.ADMIN, other), cid, failed.id)
-    assert "retried_by" not in message(h, failed.id).content
+    assert h.snapshot() == before

@@ -46,22 +46,24 @@ async def test_the_window_and_the_scope_are_enforced(h: Harness) -> None:
     (conversation,) = h.uow.db.state.conversations.values()
     templates_only = await key_principal(h)
     assert templates_only.scopes == DEFAULT_KEY_SCOPES
+    key = await key_principal(h, [TEXT_SCOPE])
+    other = await h.add_tenant("globex", phone_number_id="999999999")
+    before = h.snapshot()
     with pytest.raises(Forbidden, match=r"lacks the scope message\.send_text_api"):
         await send_text(h.svc, templates_only, "hi", conversation_id=conversation.id)
 
-    key = await key_principal(h, [TEXT_SCOPE])
     with pytest.raises(PolicyViolation, match="never messaged you"):
         await send_text(h.svc, key, "hi", to=CustomerIdentity(wa_id="5511900000000"))
     with pytest.raises(InvalidInput):
         await send_text(h.svc, key, "hi")
     with pytest.raises(InvalidInput):
         await send_text(h.svc, key, "x" * 4097, conversation_id=conversation.id)
-    other = await h.add_tenant("globex", phone_number_id="999999999")
     with pytest.raises(NotFound):
         await send_text(h.svc, h.as_(Role.ADMIN, other), "hi", conversation_id=conversation.id)
     h.clock.advance(timedelta(hours=24, seconds=1))
     with pytest.raises(PolicyViolation, match="window closed"):
         await send_text(h.svc, key, "hi", conversation_id=conversation.id)
+    assert h.snapshot() == before
     assert not [j for j in h.uow.db.state.outbox.values() if j.kind == "msg.send"]
     assert not [m for m in h.uow.db.state.messages.values() if m.direction is Direction.OUTBOUND]
 
@@ -77,5 +79,7 @@ def test_scopes_are_checked_when_a_key_is_made() -> None:
 async def test_an_agent_user_cannot_use_the_automation_text_endpoint(h: Harness) -> None:
     await ingest_webhook(h.svc, h.batch(h.text("hello")))
     (conversation,) = h.uow.db.state.conversations.values()
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await send_text(h.svc, h.as_(Role.AGENT), "hi", conversation_id=conversation.id)
+    assert h.snapshot() == before

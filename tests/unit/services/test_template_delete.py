@@ -103,9 +103,11 @@ async def test_a_template_being_or_already_deleted_is_a_conflict(
         language=template.language, event=status.value,
     )  # fmt: skip
     await ingest_webhook(h.svc, h.batch(templates=(event,)))
+    before = h.snapshot()
     with pytest.raises(Conflict) as refused:
         await delete_template(h.svc, h.gateway, h.as_(Role.MANAGER), template.id)
     assert refused.value.code == "illegal_transition"
+    assert h.snapshot() == before
     assert h.gateway.deleted == []
     assert "template.delete" not in audit_actions(h)
 
@@ -113,8 +115,10 @@ async def test_a_template_being_or_already_deleted_is_a_conflict(
 async def test_deleting_twice_is_a_conflict_and_calls_meta_once(h: Harness) -> None:
     template = await submitted(h)
     await delete_template(h.svc, h.gateway, h.as_(Role.MANAGER), template.id)
+    before = h.snapshot()
     with pytest.raises(Conflict):
         await delete_template(h.svc, h.gateway, h.as_(Role.MANAGER), template.id)
+    assert h.snapshot() == before
     assert len(h.gateway.deleted) == 1
     # Meta's own DELETED webhook afterwards changes nothing.
     event = TemplateUpdate(
@@ -159,6 +163,7 @@ async def test_a_rejected_then_edited_draft_is_still_at_meta_and_deleted_there(
 
 async def test_a_refusal_at_meta_changes_nothing(h: Harness) -> None:
     template = await submitted(h)
+    before = h.snapshot()
     h.gateway.fail_next(190, http_status=401)
     with pytest.raises(DeliveryError):
         await delete_template(h.svc, h.gateway, h.as_(Role.MANAGER), template.id)
@@ -166,15 +171,18 @@ async def test_a_refusal_at_meta_changes_nothing(h: Harness) -> None:
     assert "template.delete" not in audit_actions(h)
     with pytest.raises(UpstreamUnavailable):
         await delete_template(h.svc, None, h.as_(Role.MANAGER), template.id)
+    assert h.snapshot() == before
 
 
 async def test_an_agent_cannot_delete_and_another_tenant_cannot_see(h: Harness) -> None:
     template = await submitted(h)
+    other = await h.add_tenant("beta", phone_number_id="200000000000001", waba_id="300000000000001")
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await delete_template(h.svc, h.gateway, h.as_(Role.AGENT), template.id)
-    other = await h.add_tenant("beta", phone_number_id="200000000000001", waba_id="300000000000001")
     with pytest.raises(NotFound):
         await delete_template(h.svc, h.gateway, h.as_(Role.ADMIN, other), template.id)
+    assert h.snapshot() == before
     assert h.gateway.deleted == []
     assert local(h, template) == template
 

@@ -71,7 +71,7 @@ async def test_a_sealed_token_opens_only_for_its_tenant_and_field(h: Harness) ->
 
 
 async def test_only_admins_change_settings_and_bad_ids_change_nothing(h: Harness) -> None:
-    before = h.uow.db.state.tenants[h.t.id]
+    before = h.snapshot()
     with pytest.raises(Forbidden):
         await update_tenant_settings(
             h.svc, BOX, h.as_(Role.MANAGER), TenantSettings(access_token=TOKEN)
@@ -90,8 +90,7 @@ async def test_only_admins_change_settings_and_bad_ids_change_nothing(h: Harness
     ):
         with pytest.raises(InvalidInput):
             await update_tenant_settings(h.svc, BOX, h.as_(Role.ADMIN), bad)
-    assert h.uow.db.state.tenants[h.t.id] == before
-    assert not h.uow.db.state.audit
+    assert h.snapshot() == before
 
 
 async def test_a_key_rotation_reseals_every_credential(h: Harness) -> None:

@@ -2,13 +2,13 @@
 // keys (token shown once), webhooks for n8n, AI and its knowledge base, the audit log.
 import { ago, api, can, fmtFull, h, initShell, toast } from "./api.js";
 import { initInvitations, loadInvitations } from "./settings_invitations.js";
+import { initTeam, loadUsers, names } from "./settings_team.js";
 import { initKnowledge } from "./settings_knowledge.js";
 import { initWebhooks, loadWebhookSection } from "./settings_webhooks.js";
 
 initShell();
 
 const $ = (id) => document.getElementById(id);
-const ROLE_PILL = { admin: "red", manager: "amber", agent: "blue", viewer: "gray" };
 
 $("team-hint").hidden = can("user.manage") || can("apikey.manage") || can("audit.read");
 
@@ -152,44 +152,6 @@ $("wa-test").addEventListener("click", async (e) => {
     button.textContent = "Test connection";
   }
   if (can("audit.read")) loadAudit();
-});
-
-// ------------------------------------------------------------------ users
-
-const names = new Map(); // "user:<id>" -> name, for the audit log
-
-async function loadUsers() {
-  const users = await api("/api/users");
-  for (const u of users) names.set(`user:${u.id}`, u.name);
-  $("users-body").replaceChildren(...users.map((u) => h("tr", { dataset: { email: u.email } },
-    h("td", h("strong", u.name)), h("td", u.email),
-    h("td", h(`span.pill.${ROLE_PILL[u.role] || "gray"}`, u.role)),
-    h("td", u.active ? "Active" : h("span.faint", "Deactivated")))));
-}
-
-$("user-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const error = $("user-error");
-  error.hidden = true;
-  const body = {
-    name: $("u-name").value.trim(), email: $("u-email").value.trim(),
-    role: $("u-role").value, password: $("u-password").value,
-  };
-  if (!body.name || !body.email || !body.password) {
-    error.textContent = "Name, email and a temporary password are needed.";
-    error.hidden = false;
-    return;
-  }
-  try {
-    await api("/api/users", { method: "POST", body });
-  } catch (err) {
-    error.textContent = err.message;
-    error.hidden = false;
-    return;
-  }
-  e.target.reset();
-  toast(`${body.name} can now sign in as ${body.role}`);
-  loadUsers();
 });
 
 // ------------------------------------------------------------------ API keys
@@ -372,6 +334,7 @@ if (can("tenant.manage")) loads.push(loadTenant());
 const users = can("user.manage") ? loadUsers() : Promise.resolve();
 loads.push(users);
 if (can("user.manage")) {
+  initTeam(audited);
   initInvitations(audited);
   loads.push(loadInvitations());
 }
