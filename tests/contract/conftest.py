@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.uow import MemoryUnitOfWorkFactory
 from adapters.postgres.engine import create_engine
@@ -27,5 +28,18 @@ async def uow_factory(request: pytest.FixtureRequest) -> AsyncIterator[UnitOfWor
         engine = create_engine(url, pool_size=4)
         try:
             yield SqlaUnitOfWorkFactory(engine)
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture(params=["embedded_pg", "machine_pg"])
+async def engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh database of each PostgreSQL server, for the suites that
+    check what only PostgreSQL does (row-level security, plans, error codes)."""
+    admin_url = request.getfixturevalue(request.param)
+    async with fresh_database(admin_url) as url:
+        engine = create_engine(url, pool_size=2)
+        try:
+            yield engine
         finally:
             await engine.dispose()

@@ -5,29 +5,17 @@ a customer's personal data. Run on PostgreSQL 18 (embedded) and 15 (the machine'
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.postgres.engine import create_engine, translated_errors
-from tests.support.databases import fresh_database
+from adapters.postgres.engine import translated_errors
 from whatsapp_core.errors import Conflict, DomainError, InvalidInput, NotFound
 
 pytestmark = pytest.mark.contract
 SECRET = "s3cret-Maria-5511999"  # stands for a customer's data: must never be echoed
-
-
-@pytest.fixture(params=["embedded_pg", "machine_pg"])
-async def engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
-    admin_url = request.getfixturevalue(request.param)
-    async with fresh_database(admin_url) as url:
-        engine = create_engine(url, pool_size=1)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
 
 
 async def tenant(engine: AsyncEngine) -> uuid.UUID:

@@ -5,29 +5,15 @@ database searched that way, it logs why and the bound (each tenant's newest
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres import ai
 from adapters.postgres.ai import EXACT_SCAN_ROWS, Search, SqlaEmbeddingStore
-from adapters.postgres.engine import create_engine
 from adapters.postgres.uow import SqlaUnitOfWorkFactory
-from tests.support.databases import fresh_database
 
 pytestmark = pytest.mark.contract
-
-
-@pytest.fixture(params=["embedded_pg", "machine_pg"])
-async def engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
-    admin_url = request.getfixturevalue(request.param)
-    async with fresh_database(admin_url) as url:
-        engine = create_engine(url, pool_size=1)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
 
 
 async def test_the_exact_scan_is_announced_once_with_its_reason_and_bound(

@@ -4,7 +4,6 @@ sees (and may only write) the rows of the tenant the transaction is scoped to.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,17 +23,6 @@ pytestmark = pytest.mark.contract
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 COUNT_MESSAGES = sa.text("SELECT count(*) FROM messages")
 ACCOUNT_TABLES = ("users", "api_keys", "refresh_tokens", "invitations")
-
-
-@pytest.fixture(params=["embedded_pg", "machine_pg"])
-async def engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
-    admin_url = request.getfixturevalue(request.param)
-    async with fresh_database(admin_url) as url:
-        engine = create_engine(url, pool_size=2)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
 
 
 @pytest.fixture

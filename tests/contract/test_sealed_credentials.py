@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
@@ -19,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.crypto.secretbox import AesGcmSecretBox
 from adapters.memory.basics import SystemClock, UuidGenerator
-from adapters.postgres.engine import create_engine
 from adapters.postgres.uow import SqlaUnitOfWorkFactory
-from tests.support.databases import fresh_database
 from whatsapp_core.domain.model import Principal
 from whatsapp_core.policies.access import Role
 from whatsapp_core.services.context import Services
@@ -44,17 +41,6 @@ STORED = sa.text(
     "SELECT access_token_sealed, app_secret_sealed, verify_token_digest, t::text AS whole"
     " FROM tenants t WHERE id = :id"
 )
-
-
-@pytest.fixture(params=["embedded_pg", "machine_pg"])
-async def engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
-    admin_url = request.getfixturevalue(request.param)
-    async with fresh_database(admin_url) as url:
-        engine = create_engine(url, pool_size=2)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
 
 
 def box(*key_ids: str, keys: dict[str, bytes]) -> AesGcmSecretBox:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -22,9 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.postgres.engine import create_engine
 from adapters.postgres.uow import SqlaUnitOfWorkFactory
-from tests.support.databases import fresh_database
 
 pytestmark = pytest.mark.contract
 
@@ -70,17 +68,6 @@ SEED = [
     FROM contacts
     """,
 ]
-
-
-@pytest.fixture(params=["embedded_pg", "machine_pg"])
-async def engine(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
-    admin_url = request.getfixturevalue(request.param)
-    async with fresh_database(admin_url) as url:
-        engine = create_engine(url, pool_size=2)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
 
 
 class Seeded:
